@@ -1,0 +1,33 @@
+"""What the poller needs from a connector: a page of orders, messages or presence.
+
+A source makes exactly one request attempt per call and raises a
+:class:`connectors.errors.ConnectorError` on failure. Paging is the source's own business:
+the poller hands back the opaque ``page_token`` it was given.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from connectors.model import AgentPresence, Message, Order, Page
+
+
+class OrderSource(Protocol):
+    async def fetch_orders(self, since: datetime, page_token: str | None) -> Page[Order]:
+        """Orders updated at or after ``since`` (inclusive), ascending by updated_at then id."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class ChatSource(Protocol):
+    async def fetch_messages(self, since: datetime, page_token: str | None) -> Page[Message]:
+        """Messages sent at or after ``since`` (inclusive), ascending by sent_at then id."""
+        ...
+
+    async def fetch_presence(self) -> list[AgentPresence] | None:
+        """Every agent's current presence, or ``None`` when the platform does not report it."""
+        ...
+
+    async def aclose(self) -> None: ...

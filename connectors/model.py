@@ -1,0 +1,109 @@
+"""The normalized domain records: the connectors' output and the checks' input.
+
+Every instant is a timezone-aware UTC ``datetime``; money is ``Decimal``. Records are frozen
+and keyword-only so a missing field is a construction error, never a silent ``None``: a
+missing ``paid_at`` must never be read as "unpaid" by accident.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+
+class OrderStatus(enum.StrEnum):
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    CLOSED = "closed"
+
+
+class Direction(enum.StrEnum):
+    BUYER = "buyer"
+    AGENT = "agent"
+
+
+class PresenceStatus(enum.StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class Stream(enum.StrEnum):
+    """The two streams a shop is read through; each has its own cursor and watermark."""
+
+    ORDERS = "orders"
+    CHAT = "chat"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Order:
+    """One observed version of an order: the order as it stood at ``updated_at``."""
+
+    id: str
+    buyer_id: str
+    status: OrderStatus
+    created_at: datetime
+    updated_at: datetime
+    paid_at: datetime | None
+    closed_at: datetime | None
+    buyer_message: str | None
+    seller_memo: str | None
+    seller_flag: int
+    amount: Decimal
+    currency: str
+
+    @property
+    def has_buyer_message(self) -> bool:
+        return bool(self.buyer_message and self.buyer_message.strip())
+
+    @property
+    def has_seller_memo(self) -> bool:
+        return bool(self.seller_memo and self.seller_memo.strip())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One chat message between a buyer and the shop."""
+
+    id: str
+    conversation_id: str
+    buyer_id: str
+    direction: Direction
+    agent_id: str | None
+    is_auto: bool
+    sent_at: datetime
+    text: str
+
+    @property
+    def is_agent_message(self) -> bool:
+        """A human reply: auto-replies never count as one (SPEC §1)."""
+        return self.direction is Direction.AGENT and not self.is_auto
+
+    @property
+    def is_buyer_message(self) -> bool:
+        return self.direction is Direction.BUYER
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentPresence:
+    """An agent's presence status as reported by the chat platform, valid from ``since``."""
+
+    agent_id: str
+    status: PresenceStatus
+    since: datetime
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page(Generic[T]):
+    """One page of a list endpoint. ``next_page_token`` is ``None`` on the last page."""
+
+    items: tuple[T, ...]
+    next_page_token: str | None

@@ -1,0 +1,97 @@
+"""The explicit map from a config ``kind`` to the platform that serves it.
+
+Every platform declares which streams it can serve, validates its own extra keys (so
+``check-config`` names a misspelt one) and builds a source. Adding a platform is one entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.base import ChatSource, OrderSource
+from connectors.generic.client import GenericShopClient
+from connectors.http import TokenReader
+from connectors.model import Stream
+
+
+class OptionError(ValueError):
+    """A connector option is missing or wrong; ``key`` names it relative to its table."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceConfig:
+    """What every source is built from: the common keys plus the kind's own ``extra`` keys."""
+
+    kind: str
+    base_url: str
+    token: TokenReader
+    timeout: float
+    page_size: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    read_secret: Callable[[str], str] = field(default=lambda name: "")
+    """Reads a further secret named by a ``*_file`` extra key (e.g. an app secret)."""
+
+
+Source = OrderSource | ChatSource
+
+
+@dataclass(frozen=True, kw_only=True)
+class Kind:
+    name: str
+    streams: frozenset[Stream]
+    build: Callable[[SourceConfig, Stream], Source]
+    extra_keys: frozenset[str] = frozenset()
+    validate_extra: Callable[[Mapping[str, Any]], None] = lambda extra: None
+    pairing_hint: str = ""
+    """Said when the kind is configured for a stream it cannot serve."""
+
+
+def _build_generic(config: SourceConfig, stream: Stream) -> Source:
+    return GenericShopClient(
+        base_url=config.base_url,
+        token=config.token,
+        page_size=config.page_size,
+        timeout=config.timeout,
+    )
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> None:
+    KINDS[kind.name] = kind
+
+
+register(Kind(name="generic", streams=frozenset(Stream), build=_build_generic))
+
+
+def lookup(name: str, stream: Stream) -> Kind:
+    """The kind serving ``stream``; an unknown or impossible one says what to do instead."""
+    kind = KINDS.get(name)
+    if kind is None:
+        known = ", ".join(sorted(KINDS))
+        raise OptionError("kind", f"unknown connector kind {name!r}; known kinds: {known}")
+    if stream not in kind.streams:
+        able = ", ".join(sorted(k.name for k in KINDS.values() if stream in k.streams))
+        hint = f" {kind.pairing_hint}" if kind.pairing_hint else ""
+        raise OptionError(
+            "kind",
+            f"{name!r} cannot serve the {stream.value} stream.{hint} "
+            f"Kinds that can: {able}",
+        )
+    return kind
+
+
+def validate_extra(kind: Kind, extra: Mapping[str, Any]) -> None:
+    for key in extra:
+        if key not in kind.extra_keys:
+            allowed = ", ".join(sorted(kind.extra_keys)) or "none"
+            raise OptionError(key, f"unknown key for kind {kind.name!r} (its own keys: {allowed})")
+    kind.validate_extra(extra)

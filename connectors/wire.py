@@ -1,0 +1,121 @@
+"""Strict readers for JSON values, shared by every platform's ``normalize`` module.
+
+Each reader names the offending field in its :class:`BadResponse`, so a rejected page's log
+line says exactly what drifted (``orders[3].paid_at: expected RFC 3339 with offset``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from connectors.errors import BadResponse
+
+_MISSING = object()
+
+
+def field(obj: Mapping[str, Any], key: str, where: str) -> Any:
+    """The value of a required key (which may be null); a missing key is schema drift."""
+    if not isinstance(obj, Mapping):
+        raise BadResponse("expected an object", field=where)
+    value = obj.get(key, _MISSING)
+    if value is _MISSING:
+        raise BadResponse("missing", field=f"{where}.{key}")
+    return value
+
+
+def string(obj: Mapping[str, Any], key: str, where: str, *, nullable: bool = False) -> str | None:
+    value = field(obj, key, where)
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise BadResponse(f"expected a string, got {type(value).__name__}", field=f"{where}.{key}")
+    return value
+
+
+def required_string(obj: Mapping[str, Any], key: str, where: str) -> str:
+    value = string(obj, key, where)
+    assert value is not None
+    if not value:
+        raise BadResponse("must not be empty", field=f"{where}.{key}")
+    return value
+
+
+def parse_instant(value: object, where: str) -> datetime:
+    """An RFC 3339 instant with an offset, returned in UTC. Naive times are rejected."""
+    if not isinstance(value, str):
+        raise BadResponse("expected an RFC 3339 string", field=where)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadResponse(f"not RFC 3339: {value!r}", field=where) from None
+    if parsed.tzinfo is None:
+        raise BadResponse(f"RFC 3339 time without offset: {value!r}", field=where)
+    return parsed.astimezone(UTC)
+
+
+def instant(obj: Mapping[str, Any], key: str, where: str) -> datetime:
+    return parse_instant(field(obj, key, where), f"{where}.{key}")
+
+
+def optional_instant(obj: Mapping[str, Any], key: str, where: str) -> datetime | None:
+    value = field(obj, key, where)
+    return None if value is None else parse_instant(value, f"{where}.{key}")
+
+
+def boolean(obj: Mapping[str, Any], key: str, where: str) -> bool:
+    value = field(obj, key, where)
+    if not isinstance(value, bool):
+        raise BadResponse("expected true or false", field=f"{where}.{key}")
+    return value
+
+
+def integer(obj: Mapping[str, Any], key: str, where: str, *, low: int, high: int) -> int:
+    value = field(obj, key, where)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadResponse(f"expected an integer {low}–{high}", field=f"{where}.{key}")
+    return value
+
+
+def decimal(obj: Mapping[str, Any], key: str, where: str) -> Decimal:
+    value = field(obj, key, where)
+    if not isinstance(value, str):
+        raise BadResponse("expected a decimal string", field=f"{where}.{key}")
+    try:
+        result = Decimal(value)
+    except InvalidOperation:
+        raise BadResponse(f"not a decimal: {value!r}", field=f"{where}.{key}") from None
+    if not result.is_finite():
+        raise BadResponse(f"not a finite decimal: {value!r}", field=f"{where}.{key}")
+    return result
+
+
+def choice(obj: Mapping[str, Any], key: str, where: str, allowed: type[Any]) -> Any:
+    """A value of a ``StrEnum``; anything else names the allowed values."""
+    value = field(obj, key, where)
+    try:
+        return allowed(value)
+    except ValueError:
+        names = ", ".join(member.value for member in allowed)
+        raise BadResponse(f"{value!r} is not one of {names}", field=f"{where}.{key}") from None
+
+
+def items(body: object, key: str) -> list[Any]:
+    """The list under ``key`` of a response body."""
+    if not isinstance(body, Mapping):
+        raise BadResponse("response body is not a JSON object")
+    value = body.get(key, _MISSING)
+    if value is _MISSING:
+        raise BadResponse("missing", field=key)
+    if not isinstance(value, list):
+        raise BadResponse("expected a list", field=key)
+    return value
+
+
+def rfc3339(moment: datetime) -> str:
+    """Format an aware instant for the wire, in UTC with a ``Z``."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
