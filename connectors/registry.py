@@ -11,9 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.base import ChatSource, OrderSource
+from connectors.chatwoot import options as chatwoot
 from connectors.generic.client import GenericShopClient
 from connectors.http import TokenReader
 from connectors.model import Stream
+from connectors.shopify import options as shopify
+from connectors.taobao import options as taobao
+from connectors.woocommerce import options as woocommerce
 
 
 class OptionError(ValueError):
@@ -70,6 +74,22 @@ def register(kind: Kind) -> None:
 
 
 register(Kind(name="generic", streams=frozenset(Stream), build=_build_generic))
+for platform, name in (
+    (taobao, "taobao"),
+    (shopify, "shopify"),
+    (woocommerce, "woocommerce"),
+    (chatwoot, "chatwoot"),
+):
+    register(
+        Kind(
+            name=name,
+            streams=platform.STREAMS,
+            build=platform.build,
+            extra_keys=platform.EXTRA_KEYS,
+            validate_extra=platform.validate,
+            pairing_hint=platform.PAIRING_HINT,
+        )
+    )
 
 
 def lookup(name: str, stream: Stream) -> Kind:

@@ -1,0 +1,166 @@
+"""CS102 offline message not answered first (离线留言未优先回复).
+
+What:
+    Messages a buyer left while the shop was offline must be answered first, within
+    ``within`` of business time after the first of them.
+
+Why:
+    Daily routine step 1: "after logging in, first handle and answer the messages buyers
+    left while we were offline". Policy 2 deducts by how late the handling was:
+    1–10 min late 5 points, 11–30 min 10 points, over 30 min 20 points.
+
+Reading:
+    An *offline message* is a buyer message sent outside coverage or, where the chat
+    platform reports agent presence, while no agent was online. An *episode* is a buyer's
+    offline messages up to the first agent message to that buyer; it is keyed by its first
+    message's id. ``D = business_deadline(first.sent_at, within)``; an agent message with
+    first.sent_at ≤ sent_at ≤ D answers it in time. Otherwise the violation is recorded
+    once D has passed (tier 1) and escalates in place as lateness grows, where lateness is
+    (reply time, or while unanswered the time the data is complete up to) − D:
+    tier 1 ≤ 10 min, tier 2 ≤ 30 min, tier 3 beyond or never answered. It is final once
+    answered or at tier 3.
+
+Example timeline (day shift 08:30–17:30, within = 10 min):
+    23:12 buyer B writes "is this in stock?"  → offline, episode m-1, D = 08:40 next day
+    23:15 B writes again                     → same episode
+    08:49 agent A answers B                  → 9 min late: tier 1, 5 points, final.
+    Had nobody answered by 09:10, the record would have escalated to tier 3, 20 points.
+
+Options:
+    within [10m], tier_limits [10m, 30m], tier_points [5, 10, 20], fine [0],
+    warn_before [15m]; the top-level ``points`` is unused (the tiers carry the points).
+
+Known limits:
+    Presence is known only from when the daemon began sampling it; before that,
+    offline means outside coverage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from checks import evidence_record as record
+from checks.attribution import attribute
+from checks.evidence import Evidence
+from checks.options import RuleOptions
+from checks.subject import Breach, Outcome, Pending, Satisfied, Subject, Undecidable
+from connectors.model import Message
+
+CODE = "CS102"
+SLUG = "offline-message-not-answered-first"
+NAME = "Offline message not answered first"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options(RuleOptions):
+    within: timedelta = timedelta(minutes=10)
+    points: int = 5
+    tier_limits: tuple[timedelta, ...] = (timedelta(minutes=10), timedelta(minutes=30))
+    """Upper bounds of lateness for tiers 1 and 2; beyond the last is the top tier."""
+    tier_points: tuple[int, ...] = (5, 10, 20)
+    """Points of tiers 1, 2, 3: one more entry than ``tier_limits``."""
+
+    def __post_init__(self) -> None:
+        if len(self.tier_points) != len(self.tier_limits) + 1:
+            raise ValueError("tier_points needs exactly one more entry than tier_limits")
+        if list(self.tier_limits) != sorted(self.tier_limits):
+            raise ValueError("tier_limits must be in increasing order")
+
+    @property
+    def top_tier(self) -> int:
+        return len(self.tier_points)
+
+    def tier_for(self, lateness: timedelta) -> int:
+        for tier, limit in enumerate(self.tier_limits, start=1):
+            if lateness <= limit:
+                return tier
+        return self.top_tier
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfflineEpisode:
+    """A buyer's offline messages up to the first agent message to that buyer."""
+
+    messages: tuple[Message, ...]
+    reply: Message | None = field(default=None)
+
+    @property
+    def first(self) -> Message:
+        return self.messages[0]
+
+
+def is_offline(moment: datetime, evidence: Evidence) -> bool:
+    if not evidence.calendar.covered(moment):
+        return True
+    return evidence.presence.any_online(moment) is False
+
+
+def episodes(conversation: list[Message], evidence: Evidence) -> list[OfflineEpisode]:
+    """Cut the buyer's conversation into offline episodes (oldest first)."""
+    found: list[OfflineEpisode] = []
+    current: list[Message] = []
+    for msg in conversation:
+        if msg.is_agent_message:
+            if current:
+                found.append(OfflineEpisode(messages=tuple(current), reply=msg))
+                current = []
+        elif msg.is_buyer_message and (current or is_offline(msg.sent_at, evidence)):
+            current.append(msg)
+    if current:
+        found.append(OfflineEpisode(messages=tuple(current)))
+    return found
+
+
+def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    complete = evidence.watermarks.complete_until
+    conversation = evidence.conversation()
+    for episode in episodes(conversation, evidence):
+        first = episode.first
+        subject = Subject(rule=CODE, type="episode", id=first.id, buyer_id=evidence.buyer_id)
+        deadline = evidence.calendar.business_deadline(first.sent_at, options.within)
+        reply = episode.reply
+        if reply is not None and reply.sent_at <= deadline:
+            outcomes.append(Satisfied(subject=subject, deadline=deadline))
+            continue
+        if complete < deadline:
+            outcomes.append(Pending(subject=subject, deadline=deadline))
+            continue
+        if first.sent_at < evidence.watermarks.chat.history_start:
+            outcomes.append(
+                Undecidable(subject=subject, deadline=deadline, reason="history_incomplete")
+            )
+            continue
+
+        answered = reply is not None and reply.sent_at <= complete
+        late_until = reply.sent_at if answered and reply is not None else complete
+        lateness = late_until - deadline
+        tier = options.tier_for(lateness)
+        final = answered or tier == options.top_tier
+        recheck = None
+        if not final:
+            recheck = deadline + options.tier_limits[tier - 1] + timedelta(microseconds=1)
+        who = attribute(conversation, deadline, evidence.calendar)
+        outcomes.append(
+            Breach(
+                subject=subject,
+                deadline=deadline,
+                agent=who.agent,
+                shift=who.shift,
+                tier=tier,
+                points=options.tier_points[tier - 1],
+                fine=options.fine,
+                final=final,
+                recheck_at=recheck,
+                evidence={
+                    "episode": record.messages(episode.messages),
+                    "reply": record.message(reply) if answered else None,
+                    "lateness_seconds": lateness.total_seconds(),
+                    "within_seconds": options.within.total_seconds(),
+                    "last_agent_message": record.message(who.last_agent_message),
+                    "watermarks": record.watermarks(evidence.watermarks),
+                },
+            )
+        )
+    return outcomes

@@ -1,0 +1,136 @@
+"""CS103 paid order without seller memo (已付款订单未备注).
+
+What:
+    A paid order whose buyer left a message must get a seller memo within ``within`` of
+    business time after payment. A starred (flagged) order may wait until the end of the
+    shift.
+
+Why:
+    Daily routine step 3: "for paid orders check whether the buyer left a message that
+    needs a memo"; step 7: "write the memo after the buyer orders; when too busy, flag
+    (star) the order first and write the memo when free".
+
+Reading:
+    Subject: an order with ``paid_at`` set and a non-blank ``buyer_message``.
+    ``D = business_deadline(paid_at, within)``. The order's *state at D* is the newest
+    observed version with ``updated_at ≤ D``; it is satisfied if that state has a
+    non-blank ``seller_memo``. If that state has a blank memo but ``seller_flag ≠ 0``,
+    the deadline moves once, to the end of the shift that contains D, and the state is
+    read again there. A violation if the state has a blank memo, or if no version up to D
+    was observed and the earliest observed version still has a blank memo; undecidable
+    (``no_version_before_deadline``) if the earliest observed version already has one.
+
+Example timeline (day shift 08:30–17:30, within = 30 min):
+    14:00 order O7 paid, buyer_message "please send the blue one", D = 14:30
+    14:20 agent stars O7 (seller_flag 1), memo still blank
+    14:30 state at D: starred, blank → deadline moves to 17:30
+    17:30 state at 17:30 still blank → CS103 violation on O7 with deadline 17:30.
+
+Options:
+    within [30m], points [2], fine [0], warn_before [15m].
+
+Known limits:
+    With no shifts configured (24/7) the "end of the shift" is the end of the local day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from checks import evidence_record as record
+from checks.attribution import attribute
+from checks.evidence import Evidence
+from checks.options import RuleOptions
+from checks.subject import Breach, Outcome, Pending, Satisfied, Subject, Undecidable
+from connectors.model import Order
+
+CODE = "CS103"
+SLUG = "paid-order-without-seller-memo"
+NAME = "Paid order without seller memo"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options(RuleOptions):
+    within: timedelta = timedelta(minutes=30)
+    points: int = 2
+
+
+def state_at(versions: list[Order], moment: datetime) -> Order | None:
+    """The newest observed version written at or before ``moment``."""
+    upto = [v for v in versions if v.updated_at <= moment]
+    return upto[-1] if upto else None
+
+
+def _shift_end(evidence: Evidence, deadline: datetime) -> datetime:
+    shift = evidence.calendar.shift_at(deadline)
+    return shift.end if shift is not None and shift.end > deadline else deadline
+
+
+def _decide(
+    versions: list[Order], deadline: datetime, evidence: Evidence, *, may_extend: bool
+) -> tuple[str, datetime, Order | None]:
+    """``(verdict, deadline, state)`` with verdict satisfied, breach, undecidable or pending."""
+    if evidence.watermarks.complete_until < deadline:
+        return "pending", deadline, None
+    state = state_at(versions, deadline)
+    observed_after = state is None
+    if state is None:
+        state = versions[0]
+        if state.has_seller_memo:
+            return "undecidable", deadline, state
+    if state.has_seller_memo:
+        return "satisfied", deadline, state
+    if may_extend and state.seller_flag != 0:
+        extended = _shift_end(evidence, deadline)
+        if extended > deadline and not (observed_after and state.updated_at > extended):
+            return _decide(versions, extended, evidence, may_extend=False)
+    return "breach", deadline, state
+
+
+def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    conversation = evidence.conversation()
+    for order_id, versions in evidence.versions_by_order().items():
+        trigger = next((v for v in versions if v.paid_at and v.has_buyer_message), None)
+        if trigger is None or trigger.paid_at is None:
+            continue
+        subject = Subject(rule=CODE, type="order", id=order_id, buyer_id=evidence.buyer_id)
+        first_deadline = evidence.calendar.business_deadline(trigger.paid_at, options.within)
+        verdict, deadline, state = _decide(versions, first_deadline, evidence, may_extend=True)
+        if verdict == "pending":
+            outcomes.append(Pending(subject=subject, deadline=deadline))
+        elif verdict == "satisfied":
+            outcomes.append(Satisfied(subject=subject, deadline=deadline))
+        elif verdict == "undecidable":
+            outcomes.append(
+                Undecidable(subject=subject, deadline=deadline, reason="no_version_before_deadline")
+            )
+        else:
+            who = attribute(conversation, deadline, evidence.calendar)
+            outcomes.append(
+                Breach(
+                    subject=subject,
+                    deadline=deadline,
+                    agent=who.agent,
+                    shift=who.shift,
+                    tier=None,
+                    points=options.points,
+                    fine=options.fine,
+                    final=True,
+                    evidence={
+                        "order": {
+                            "id": order_id,
+                            "paid_at": record.instant(trigger.paid_at),
+                            "buyer_message": trigger.buyer_message,
+                            "versions": [record.order_version(v) for v in versions],
+                        },
+                        "first_deadline": record.instant(first_deadline),
+                        "extended_to_shift_end": deadline != first_deadline,
+                        "state_at_deadline": record.order_version(state) if state else None,
+                        "last_agent_message": record.message(who.last_agent_message),
+                        "watermarks": record.watermarks(evidence.watermarks),
+                    },
+                )
+            )
+    return outcomes

@@ -1,0 +1,25 @@
+"""Options every rule shares (SPEC §3, §6 ``[rules.CSxxx]``); each rule extends them.
+
+Defaults are the SPEC's bracketed values. The daemon's config loader builds these from
+TOML, so a field's type here is also its validation: ``timedelta`` fields take durations
+like ``"30m"``, ``Decimal`` fields take numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleOptions:
+    enabled: bool = True
+    within: timedelta = timedelta(minutes=60)
+    """The allowed time, in business time (the clock pauses outside coverage)."""
+    points: int = 2
+    """Score points deducted per violation."""
+    fine: Decimal = Decimal(0)
+    """Fine in CNY per violation."""
+    warn_before: timedelta = timedelta(minutes=15)
+    """An open subject due within this long counts as at risk and may alert the team lead."""

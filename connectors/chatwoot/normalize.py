@@ -1,0 +1,159 @@
+"""Pure translation of Chatwoot conversations, messages and agents into model records.
+
+Messages (``message_type``): 0 incoming = the buyer; 1 outgoing = the shop; 2 activity (system
+events) and private notes (``private: true``) are not chat between buyer and shop and are
+dropped; 3 template is the shop's automation. An outgoing message counts as a human reply only
+when its sender is a ``user`` (an agent); one sent by an ``agent_bot``, by automation (no
+sender) or as a template is marked ``is_auto``, so it never satisfies a rule (SPEC §1).
+
+Times are epoch seconds; Chatwoot serialises a missing time as 0, read here as "none".
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors import identity, wire
+from connectors.errors import BadResponse
+from connectors.model import Direction, Message, PresenceStatus
+
+INCOMING, OUTGOING, ACTIVITY, TEMPLATE = 0, 1, 2, 3
+HUMAN_SENDER = "user"
+AVAILABILITY = {
+    "online": PresenceStatus.ONLINE,
+    "available": PresenceStatus.ONLINE,  # the swagger spelling; the code says "online"
+    "busy": PresenceStatus.AWAY,
+    "offline": PresenceStatus.OFFLINE,
+}
+
+
+class BuyerKey(enum.StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    IDENTIFIER = "identifier"
+    ID = "id"
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    buyer_id: str
+    last_activity_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedMessage:
+    """Any entry of a conversation's message list, with what paging backwards needs.
+
+    ``message`` is ``None`` for activity entries and private notes.
+    """
+
+    id: int
+    sent_at: datetime
+    message: Message | None
+
+
+def epoch(raw: Any, key: str, where: str) -> datetime | None:
+    """Epoch seconds; 0 (Chatwoot's "no time") is ``None``."""
+    value = wire.field(raw, key, where)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise BadResponse("expected epoch seconds", field=f"{where}.{key}")
+    return None if value == 0 else datetime.fromtimestamp(value, UTC)
+
+
+def _contact_buyer_id(contact: Any, where: str, buyer_key: BuyerKey) -> str:
+    contact_id = wire.integer(contact, "id", where, low=1, high=2**63 - 1)
+    if buyer_key is BuyerKey.EMAIL:
+        found = identity.email(contact.get("email"))
+    elif buyer_key is BuyerKey.PHONE:
+        found = identity.phone(contact.get("phone_number"))
+    elif buyer_key is BuyerKey.IDENTIFIER:
+        found = identity.shared_id(contact.get("identifier"))
+    else:
+        found = None
+    return found or identity.local("chatwoot", "contact", contact_id)
+
+
+def conversations(body: Any, buyer_key: BuyerKey) -> list[Conversation]:
+    data = wire.field(body, "data", "body")
+    found = []
+    for i, raw in enumerate(wire.items(data, "payload")):
+        where = f"data.payload[{i}]"
+        meta = wire.field(raw, "meta", where)
+        contact = wire.field(meta, "sender", f"{where}.meta")
+        found.append(
+            Conversation(
+                id=str(wire.integer(raw, "id", where, low=1, high=2**63 - 1)),
+                buyer_id=_contact_buyer_id(contact, f"{where}.meta.sender", buyer_key),
+                last_activity_at=epoch(raw, "last_activity_at", where),
+            )
+        )
+    return found
+
+
+def _message(raw: Any, where: str, conversation: Conversation) -> Message | None:
+    kind = wire.integer(raw, "message_type", where, low=INCOMING, high=TEMPLATE)
+    if kind == ACTIVITY or wire.boolean(raw, "private", where):
+        return None
+    sender = raw.get("sender")
+    if sender is not None and not isinstance(sender, Mapping):
+        raise BadResponse("expected an object or null", field=f"{where}.sender")
+    by_agent = sender is not None and sender.get("type") == HUMAN_SENDER
+    agent_id = (
+        str(wire.integer(sender, "id", f"{where}.sender", low=1, high=2**63 - 1))
+        if sender is not None and by_agent
+        else None
+    )
+    is_buyer = kind == INCOMING
+    return Message(
+        id=str(wire.integer(raw, "id", where, low=1, high=2**63 - 1)),
+        conversation_id=conversation.id,
+        buyer_id=conversation.buyer_id,
+        direction=Direction.BUYER if is_buyer else Direction.AGENT,
+        agent_id=None if is_buyer else agent_id,
+        is_auto=not is_buyer and (kind == TEMPLATE or not by_agent),
+        sent_at=_sent_at(raw, where),
+        text=wire.string(raw, "content", where, nullable=True) or "",
+    )
+
+
+def _sent_at(raw: Any, where: str) -> datetime:
+    sent_at = epoch(raw, "created_at", where)
+    if sent_at is None:
+        raise BadResponse("a message without a time", field=f"{where}.created_at")
+    return sent_at
+
+
+def messages(body: Any, conversation: Conversation) -> list[ListedMessage]:
+    listed = []
+    for i, raw in enumerate(wire.items(body, "payload")):
+        where = f"conversations[{conversation.id}].payload[{i}]"
+        listed.append(
+            ListedMessage(
+                id=wire.integer(raw, "id", where, low=1, high=2**63 - 1),
+                sent_at=_sent_at(raw, where),
+                message=_message(raw, where, conversation),
+            )
+        )
+    return listed
+
+
+def agent_statuses(body: Any) -> list[tuple[str, PresenceStatus]]:
+    if not isinstance(body, list):
+        raise BadResponse("expected a JSON list of agents", field="agents")
+    statuses = []
+    for i, raw in enumerate(body):
+        where = f"agents[{i}]"
+        value = wire.string(raw, "availability_status", where)
+        status = AVAILABILITY.get(value or "")
+        if status is None:
+            raise BadResponse(
+                f"{value!r} is not one of {', '.join(AVAILABILITY)}",
+                field=f"{where}.availability_status",
+            )
+        statuses.append((str(wire.integer(raw, "id", where, low=1, high=2**63 - 1)), status))
+    return statuses

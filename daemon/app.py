@@ -1,0 +1,287 @@
+"""The composition root: builds the store, the watchers and the HTTP server from settings.
+
+Data flows one way: connectors → poller → store → evaluator (checks) → ledger → metrics
+and alert listeners. A :class:`Watch` is everything one config describes (sources,
+pollers, evaluators); a reload builds a new one and swaps it in only if it starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from importlib import metadata
+from typing import Any
+
+import structlog
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from checks.registry import RULES
+from connectors import registry as connector_registry
+from connectors.base import ChatSource, OrderSource
+from connectors.model import Stream
+from daemon.clock import Clock, SystemClock
+from daemon.evaluator import EvaluationListener, ShopEvaluator
+from daemon.http import Api, make_app
+from daemon.ledger import Ledger
+from daemon.metrics import Metrics
+from daemon.poller import StreamPoller
+from daemon.settings import Settings, StreamSettings
+from daemon.store import migrate
+from daemon.store.engine import create_engine
+from daemon.store.repository import ObservationStore
+
+log = structlog.get_logger("shopwatch")
+
+SourceFactory = Callable[[StreamSettings], OrderSource | ChatSource]
+
+
+def version() -> str:
+    try:
+        return metadata.version("shopwatch")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_source(stream: StreamSettings) -> OrderSource | ChatSource:
+    kind = connector_registry.lookup(stream.kind, stream.stream)
+    return kind.build(stream.source_config(), stream.stream)
+
+
+@dataclass
+class Watch:
+    """The pollers and evaluators one config describes."""
+
+    settings: Settings
+    pollers: list[StreamPoller] = field(default_factory=list)
+    evaluators: dict[str, ShopEvaluator] = field(default_factory=dict)
+
+    def new_data(self, shop: str, stream: Stream, records: Sequence[Any]) -> None:
+        self.evaluators[shop].new_data(stream, records)
+
+    async def close(self) -> None:
+        for poller in reversed(self.pollers):
+            await poller.source.aclose()
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        source_factory: SourceFactory = build_source,
+        listeners: Sequence[EvaluationListener] = (),
+        engine: AsyncEngine | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.source_factory = source_factory
+        self.listeners = list(listeners)
+        self.engine = engine or create_engine(settings.database_url)
+        self.store = ObservationStore(self.engine)
+        self.ledger = Ledger(self.engine)
+        self.metrics = Metrics(version=version(), roster=settings.roster)
+        self.watch: Watch | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self.runner: web.AppRunner | None = None
+        self.ready = False
+        self.listening: tuple[str, int] | None = None
+
+    # ---- life cycle ----
+
+    async def prepare(self) -> None:
+        """Migrate the schema, load ledger totals, build and start the watchers."""
+        await migrate.upgrade(self.engine)
+        for shop, rule, agent, count, points in await self.ledger.totals():
+            label = (shop, rule, self.metrics.agent_label(agent))
+            self.metrics.ledger.add(label, count=count, points=points)
+        self.watch = await self._build_watch(self.settings)
+
+    async def _build_watch(self, settings: Settings) -> Watch:
+        self.metrics.roster = settings.roster
+        self.metrics.declare(shops=[s.id for s in settings.shops], rules=[r.code for r in RULES])
+        watch = Watch(settings=settings)
+        try:
+            for shop in settings.shops:
+                pollers: dict[Stream, StreamPoller] = {}
+                for stream in Stream:
+                    stream_settings = shop.stream(stream)
+                    poller = StreamPoller(
+                        shop=shop.id,
+                        settings=stream_settings,
+                        source=self.source_factory(stream_settings),
+                        store=self.store,
+                        metrics=self.metrics,
+                        clock=self.clock,
+                        on_new_data=watch.new_data,
+                    )
+                    watch.pollers.append(poller)
+                    await poller.start()
+                    pollers[stream] = poller
+                evaluator = ShopEvaluator(
+                    shop=shop.id,
+                    settings=settings,
+                    store=self.store,
+                    ledger=self.ledger,
+                    metrics=self.metrics,
+                    clock=self.clock,
+                    pollers=pollers,
+                    listeners=self.listeners,
+                )
+                watch.evaluators[shop.id] = evaluator
+        except BaseException:
+            await watch.close()
+            raise
+        return watch
+
+    async def serve_http(self) -> tuple[str, int]:
+        host, port = self.settings.listen
+        api = Api(
+            ledger=self.ledger,
+            clock=self.clock,
+            readiness=self.readiness,
+            api_token=self._api_token,
+        )
+        self.runner = web.AppRunner(make_app(api, self.metrics.registry), access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, host, port)
+        await site.start()
+        server = site._server  # aiohttp keeps the bound socket here; port 0 needs it
+        sockets = getattr(server, "sockets", None) or []
+        bound = sockets[0].getsockname()[:2] if sockets else (host, port)
+        self.listening = (bound[0], bound[1])
+        return self.listening
+
+    def start_scheduler(self) -> None:
+        assert self.watch is not None
+        self.scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self._schedule(self.watch)
+        self.scheduler.start()
+        self.ready = True
+
+    def _schedule(self, watch: Watch) -> None:
+        assert self.scheduler is not None
+        now = self.clock.now()
+        for poller in watch.pollers:
+            self.scheduler.add_job(
+                self._poll_job,
+                "interval",
+                args=[poller],
+                seconds=poller.settings.poll_interval.total_seconds(),
+                id=f"poll:{poller.shop}:{poller.stream.value}",
+                next_run_time=now,
+                replace_existing=True,
+            )
+        self.scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=watch.settings.evaluation_interval.total_seconds(),
+            id="evaluate",
+            next_run_time=now,
+            replace_existing=True,
+        )
+
+    async def start(self) -> None:
+        await self.prepare()
+        await self.serve_http()
+        self.start_scheduler()
+        log.info(
+            "shopwatch started",
+            version=version(),
+            shops=[s.id for s in self.settings.shops],
+            listen=f"{self.listening[0]}:{self.listening[1]}" if self.listening else None,
+            rules=[r.code for r, _ in self.settings.enabled_rules()],
+        )
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.watch is not None:
+            await self.watch.close()
+        await self.engine.dispose()
+
+    async def reload(self, settings: Settings) -> None:
+        """Swap in a new config. The new watch is built first; if that fails, the old one
+        keeps running and the error propagates to the caller, who logs it."""
+        if settings.database_url != self.settings.database_url:
+            raise ValueError("[database] url cannot change on reload; restart the service")
+        if settings.listen != self.settings.listen:
+            raise ValueError("[http] listen cannot change on reload; restart the service")
+        new_watch = await self._build_watch(settings)
+        old = self.watch
+        if self.scheduler is not None:
+            self.scheduler.remove_all_jobs()
+        self.watch, self.settings = new_watch, settings
+        if self.scheduler is not None:
+            self._schedule(new_watch)
+        if old is not None:
+            await old.close()
+
+    # ---- jobs ----
+
+    async def _poll_job(self, poller: StreamPoller) -> None:
+        try:
+            await poller.poll()
+        except Exception as error:  # a bug or a database error: keep serving other shops
+            self.metrics.poll_error(poller.shop, poller.stream, error)
+            log.exception("poll crashed", shop=poller.shop, stream=poller.stream.value)
+
+    async def poll_all(self) -> None:
+        assert self.watch is not None
+        for poller in self.watch.pollers:
+            await self._poll_job(poller)
+
+    async def tick(self) -> None:
+        assert self.watch is not None
+        for shop, evaluator in self.watch.evaluators.items():
+            try:
+                await evaluator.tick()
+            except Exception:
+                log.exception("evaluation crashed", shop=shop)
+
+    # ---- state for HTTP and systemd ----
+
+    def _api_token(self) -> str | None:
+        path = self.settings.api_token_file
+        if path is None:
+            return None
+        try:
+            return path.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
+    def stream_status(self) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = {}
+        for poller in self.watch.pollers if self.watch else []:
+            state = poller.state
+            result[f"{poller.shop}/{poller.stream.value}"] = {
+                "ok": not poller.failing,
+                "backfilling": state is None or state.last_success_at is None,
+                "watermark": state.watermark.isoformat() if state else None,
+                "error": poller.last_error,
+            }
+        return result
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        return self.ready, {"streams": self.stream_status()}
+
+    def status_line(self) -> str:
+        """One line for systemd's STATUS=: what the daemon is doing now."""
+        streams = self.stream_status()
+        failing = [name for name, s in streams.items() if not s["ok"]]
+        backfilling = [name for name, s in streams.items() if s["backfilling"]]
+        shops = len(self.settings.shops)
+        if failing:
+            return f"watching {shops} shop(s); failing: {', '.join(failing)}"
+        if backfilling:
+            return f"backfilling: {', '.join(backfilling)}"
+        return f"watching {shops} shop(s)"

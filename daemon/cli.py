@@ -1,0 +1,231 @@
+"""The ``shopwatch`` command (SPEC §6): run, demo, check-config, rules, db, violations."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from checks.registry import RULES
+from daemon import logs
+from daemon.durations import format_duration
+from daemon.settings import ConfigError, Settings, load, missing_secrets
+
+DEFAULT_CONFIG = os.environ.get("SHOPWATCH_CONFIG", "/etc/shopwatch/shopwatch.toml")
+
+
+def _settings(path: str) -> Settings:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        print(f"shopwatch: config error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        settings = load(args.file)
+    except ConfigError as exc:
+        print(f"{exc}", file=sys.stderr)
+        return 1
+    shops = ", ".join(
+        f"{s.id} ({s.orders.kind} orders, {s.chat.kind} chat)" for s in settings.shops
+    )
+    rules = ", ".join(r.code for r, _ in settings.enabled_rules())
+    print(f"{args.file}: OK — shops: {shops}; rules: {rules}")
+    if args.secrets:
+        problems = missing_secrets(settings)
+        for problem in problems:
+            print(f"secret not readable: {problem}", file=sys.stderr)
+        return 1 if problems else 0
+    return 0
+
+
+def _option_text(value: Any) -> str:
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_option_text(v) for v in value) + "]"
+    return str(value)
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    for rule in RULES:
+        defaults = rule.options_type()
+        options = ", ".join(
+            f"{f.name} = {_option_text(getattr(defaults, f.name))}"
+            for f in dataclasses.fields(defaults)
+        )
+        print(f"{rule.code}  {rule.slug}  —  {rule.name}")
+        print(f"  options (defaults): {options}\n")
+        print("\n".join(f"  {line}" if line else "" for line in rule.doc.splitlines()))
+        print()
+    return 0
+
+
+def _run_async(coro: Awaitable[int]) -> int:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from daemon import service
+
+    logs.configure(level=args.log_level)
+    settings = _settings(args.config)
+    problems = missing_secrets(settings)
+    if problems:
+        for problem in problems:
+            print(f"shopwatch: secret not readable: {problem}", file=sys.stderr)
+        return 1
+    return _run_async(service.run(settings, Path(args.config)))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from daemon.demo import demo
+
+    logs.configure(level=args.log_level)
+    if not Path(args.config).exists():
+        print(
+            f"shopwatch: {args.config} not found; run the demo from the checkout", file=sys.stderr
+        )
+        return 1
+    settings = _settings(args.config)
+    return _run_async(demo(settings, Path(args.config)))
+
+
+async def _with_engine(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+    from daemon.store import migrate
+    from daemon.store.engine import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate.upgrade(engine)
+        return await work(engine)
+    finally:
+        await engine.dispose()
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from daemon.store import migrate
+
+    logs.configure(level=args.log_level)
+    settings = _settings(args.config)
+
+    async def report(engine: Any) -> int:
+        print(f"database at revision {await migrate.current_revision(engine)}")
+        return 0
+
+    return _run_async(_with_engine(settings, report))
+
+
+def _print_violations(rows: Sequence[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps({"violations": list(rows)}, ensure_ascii=False, indent=2))
+        return
+    print(
+        f"{'id':>5}  {'rule':6} {'status':9} {'deadline':25} {'agent':10} "
+        f"{'tier':>4} {'pts':>4}  subject"
+    )
+    for v in rows:
+        print(
+            f"{v['id']:>5}  {v['rule']:6} {v['status']:9} {v['deadline'][:25]:25} "
+            f"{(v['agent'] or '(team)'):10} {v['tier'] or '':>4} {v['points']:>4}  "
+            f"{v['subject']['type']}:{v['subject']['id']}"
+        )
+    print(f"{len(rows)} violation(s)")
+
+
+def cmd_violations(args: argparse.Namespace) -> int:
+    from daemon.ledger import Ledger, LedgerError
+
+    settings = _settings(args.config)
+
+    async def work(engine: Any) -> int:
+        ledger = Ledger(engine)
+        now = datetime.now(UTC)
+        try:
+            if args.action == "list":
+                since = datetime.fromisoformat(args.since) if args.since else None
+                rows = await ledger.list(
+                    shop=args.shop,
+                    rule=args.rule,
+                    agent=args.agent,
+                    status=args.status,
+                    since=since.astimezone(UTC) if since else None,
+                )
+                _print_violations(rows, args.format)
+            elif args.action == "show":
+                print(json.dumps(await ledger.get(args.id), ensure_ascii=False, indent=2))
+            else:
+                status = "waived" if args.action == "waive" else "confirmed"
+                result = await ledger.set_status(
+                    args.id, status, by=args.by, reason=args.reason or "", now=now
+                )
+                print(f"violation {result['id']} is now {result['status']}")
+        except LedgerError as exc:
+            print(f"shopwatch: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    return _run_async(_with_engine(settings, work))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shopwatch", description=__doc__)
+    parser.add_argument("--log-level", default=os.environ.get("SHOPWATCH_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--config", default=DEFAULT_CONFIG)
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="the simulated shop and the daemon, no set-up")
+    demo.add_argument("--config", default="config/demo.toml")
+    demo.set_defaults(func=cmd_demo)
+
+    check = sub.add_parser("check-config", help="validate a config file (exit 0 or 1)")
+    check.add_argument("file")
+    check.add_argument("--secrets", action="store_true", help="also check secret files")
+    check.set_defaults(func=cmd_check_config)
+
+    rules = sub.add_parser("rules", help="each rule's code, options and documentation")
+    rules.set_defaults(func=cmd_rules)
+
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    db.add_argument("--config", default=DEFAULT_CONFIG)
+    db.set_defaults(func=cmd_db)
+
+    violations = sub.add_parser("violations", help="list, show, waive or confirm violations")
+    vsub = violations.add_subparsers(dest="action", required=True)
+    vlist = vsub.add_parser("list")
+    for name in ("shop", "rule", "agent", "status", "since"):
+        vlist.add_argument(f"--{name}")
+    vlist.add_argument("--format", choices=["table", "json"], default="table")
+    vshow = vsub.add_parser("show")
+    vshow.add_argument("id", type=int)
+    for action in ("waive", "confirm"):
+        p = vsub.add_parser(action)
+        p.add_argument("id", type=int)
+        p.add_argument("--by", required=True, help="the supervisor's name")
+        p.add_argument("--reason", required=action == "waive")
+    for p in vsub.choices.values():
+        p.add_argument("--config", default=DEFAULT_CONFIG)
+    violations.set_defaults(func=cmd_violations)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

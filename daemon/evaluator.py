@@ -1,0 +1,250 @@
+"""The rule-evaluation tick for one shop: decide what the evidence allows, record it.
+
+Work follows what changed, not the history: a tick looks at buyers with new data and at
+buyers whose pending deadline (or next escalation point) the watermarks have now passed.
+After a start nothing is known in memory, so the first tick looks at every buyer active
+within the evaluation horizon; the ledger's uniqueness keys make that re-evaluation
+harmless.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+
+from checks.evidence import Evidence, PresenceHistory, StreamBounds, Watermarks
+from checks.replies import first_replies
+from checks.subject import Breach, Outcome, Pending, Undecidable
+from connectors.model import Message, Stream
+from daemon.clock import Clock
+from daemon.ledger import Ledger, Recorded
+from daemon.metrics import Metrics
+from daemon.poller import StreamPoller
+from daemon.settings import Settings
+from daemon.store.repository import ObservationStore
+
+log = structlog.get_logger("shopwatch.evaluator")
+
+BATCH = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenItem:
+    rule: str
+    subject_id: str
+    buyer_id: str
+    deadline: datetime
+    warn_before: timedelta
+
+    def at_risk(self, now: datetime) -> bool:
+        return now < self.deadline <= now + self.warn_before
+
+
+class EvaluationListener(Protocol):
+    """Told what a tick found: the alerting side listens here."""
+
+    async def violation_recorded(
+        self, shop: str, breach: Breach, recorded: Recorded, now: datetime
+    ) -> None: ...
+
+    async def open_items(self, shop: str, items: Sequence[OpenItem], now: datetime) -> None: ...
+
+
+class ShopEvaluator:
+    def __init__(
+        self,
+        *,
+        shop: str,
+        settings: Settings,
+        store: ObservationStore,
+        ledger: Ledger,
+        metrics: Metrics,
+        clock: Clock,
+        pollers: dict[Stream, StreamPoller],
+        listeners: Iterable[EvaluationListener] = (),
+    ) -> None:
+        self.shop = shop
+        self.settings = settings
+        self.calendar = settings.calendar()
+        self.rules = settings.enabled_rules()
+        self.store = store
+        self.ledger = ledger
+        self.metrics = metrics
+        self.clock = clock
+        self.pollers = pollers
+        self.listeners = list(listeners)
+        self.dirty: set[str] = set()
+        self.new_replies: dict[str, set[str]] = defaultdict(set)
+        self.open: dict[str, dict[tuple[str, str], OpenItem]] = {}
+        self.recheck: dict[str, datetime] = {}
+        self.settled: set[tuple[str, str]] = set()
+        self.started = False
+
+    def new_data(self, stream: Stream, records: Sequence[Any]) -> None:
+        """Called by the poller with newly stored orders or messages."""
+        for record in records:
+            self.dirty.add(record.buyer_id)
+            if stream is Stream.CHAT and record.is_agent_message:
+                self.new_replies[record.buyer_id].add(record.id)
+
+    def watermarks(self) -> Watermarks | None:
+        states = {stream: poller.state for stream, poller in self.pollers.items()}
+        orders, chat = states.get(Stream.ORDERS), states.get(Stream.CHAT)
+        if orders is None or chat is None:
+            return None
+        return Watermarks(
+            orders=StreamBounds(history_start=orders.history_start, watermark=orders.watermark),
+            chat=StreamBounds(history_start=chat.history_start, watermark=chat.watermark),
+        )
+
+    async def tick(self) -> int:
+        """Evaluate what is due; returns how many buyers were looked at."""
+        marks = self.watermarks()
+        if marks is None:
+            return 0
+        now = self.clock.now()
+        horizon_start = now - self.settings.horizon
+        if not self.started:
+            self.dirty |= await self.store.active_buyers(self.shop, horizon_start)
+            self.started = True
+        complete = marks.complete_until
+        due = {buyer for buyer, at in self.recheck.items() if at <= complete}
+        buyers = sorted(self.dirty | due)
+        self.dirty.clear()
+        for buyer in due:
+            del self.recheck[buyer]
+        if buyers:
+            presence = PresenceHistory(await self.store.presence_since(self.shop, horizon_start))
+            for start in range(0, len(buyers), BATCH):
+                await self._evaluate_batch(buyers[start : start + BATCH], marks, presence, now)
+        await self._publish_open_items(now)
+        return len(buyers)
+
+    async def _evaluate_batch(
+        self,
+        buyers: Sequence[str],
+        marks: Watermarks,
+        presence: PresenceHistory,
+        now: datetime,
+    ) -> None:
+        histories = await self.store.buyer_histories(self.shop, buyers, now - self.settings.horizon)
+        spent: dict[str, float] = defaultdict(float)
+        for buyer in buyers:
+            history = histories[buyer]
+            evidence = Evidence(
+                buyer_id=buyer,
+                orders=history.orders,
+                messages=history.messages,
+                calendar=self.calendar,
+                watermarks=marks,
+                now=now,
+                presence=presence,
+                roster=self.settings.roster,
+            )
+            self.open.pop(buyer, None)
+            for rule, options in self.rules:
+                started = time.perf_counter()
+                try:
+                    outcomes = rule.evaluate(evidence, options)
+                except Exception:
+                    self.metrics.rule_errors.labels(rule.code).inc()
+                    log.exception("rule failed", shop=self.shop, rule=rule.code, buyer=buyer)
+                    continue
+                finally:
+                    spent[rule.code] += time.perf_counter() - started
+                await self._apply(buyer, outcomes, options.warn_before, now)
+            self._observe_replies(buyer, evidence)
+        for code, seconds in spent.items():
+            self.metrics.evaluation_seconds.labels(code).observe(seconds)
+
+    async def _apply(
+        self, buyer: str, outcomes: list[Outcome], warn_before: timedelta, now: datetime
+    ) -> None:
+        for outcome in outcomes:
+            key = (outcome.subject.rule, outcome.subject.id)
+            if isinstance(outcome, Pending):
+                self.open.setdefault(buyer, {})[key] = OpenItem(
+                    rule=key[0],
+                    subject_id=key[1],
+                    buyer_id=buyer,
+                    deadline=outcome.deadline,
+                    warn_before=warn_before,
+                )
+                self._recheck(buyer, outcome.deadline)
+            elif key in self.settled:
+                continue
+            elif isinstance(outcome, Breach):
+                await self._record(outcome, now)
+                if outcome.final:
+                    self.settled.add(key)
+                elif outcome.recheck_at is not None:
+                    self._recheck(buyer, outcome.recheck_at)
+            elif isinstance(outcome, Undecidable):
+                if await self.ledger.record_undecidable(self.shop, outcome, now):
+                    self.metrics.undecidable.labels(self.shop, key[0], outcome.reason).inc()
+                    log.info(
+                        "undecidable",
+                        shop=self.shop,
+                        rule=key[0],
+                        subject=key[1],
+                        reason=outcome.reason,
+                    )
+                self.settled.add(key)
+
+    async def _record(self, breach: Breach, now: datetime) -> None:
+        recorded = await self.ledger.record(self.shop, breach, now)
+        if not (recorded.new or recorded.escalated):
+            return
+        label = (self.shop, breach.subject.rule, self.metrics.agent_label(breach.agent))
+        self.metrics.ledger.add(label, count=int(recorded.new), points=recorded.points_delta)
+        log.info(
+            "violation recorded" if recorded.new else "violation escalated",
+            shop=self.shop,
+            rule=breach.subject.rule,
+            id=recorded.violation_id,
+            subject=breach.subject.id,
+            agent=breach.agent,
+            shift=breach.shift,
+            tier=breach.tier,
+            points=breach.points,
+            deadline=breach.deadline.isoformat(),
+        )
+        for listener in self.listeners:
+            await listener.violation_recorded(self.shop, breach, recorded, now)
+
+    def _recheck(self, buyer: str, at: datetime) -> None:
+        current = self.recheck.get(buyer)
+        if current is None or at < current:
+            self.recheck[buyer] = at
+
+    def _observe_replies(self, buyer: str, evidence: Evidence) -> None:
+        new_ids = self.new_replies.pop(buyer, None)
+        if not new_ids:
+            return
+        conversation: list[Message] = evidence.conversation()
+        for reply in first_replies(conversation, self.calendar, only=new_ids):
+            agent = self.metrics.agent_label(reply.reply.agent_id)
+            self.metrics.reply_seconds.labels(self.shop, agent).observe(reply.wait.total_seconds())
+            if reply.opens_conversation:
+                self.metrics.conversations.labels(self.shop, agent).inc()
+
+    def open_items(self) -> list[OpenItem]:
+        return [item for items in self.open.values() for item in items.values()]
+
+    async def _publish_open_items(self, now: datetime) -> None:
+        items = [item for item in self.open_items() if item.deadline > now]
+        counts: dict[str, list[int]] = {rule.code: [0, 0] for rule, _ in self.rules}
+        for item in items:
+            counts[item.rule][0] += 1
+            counts[item.rule][1] += item.at_risk(now)
+        for code, (open_count, at_risk) in counts.items():
+            self.metrics.open_items.labels(self.shop, code).set(open_count)
+            self.metrics.at_risk_items.labels(self.shop, code).set(at_risk)
+        for listener in self.listeners:
+            await listener.open_items(self.shop, items, now)

@@ -1,0 +1,344 @@
+"""The violations ledger: every violation once, with its evidence and its audit trail.
+
+A rule's breach is inserted under the key (shop, rule, subject) — re-evaluating the same
+evidence after a restart or an overlap finds the row already there. CS102 breaches
+escalate in place: the same row's tier and points go up, and the trail says when.
+Supervisors move a violation ``open → confirmed | waived``; waiving needs who and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from checks.subject import Breach, Undecidable
+from daemon.store.repository import dialect_insert
+from daemon.store.tables import undecidable_subjects, violation_events, violations
+
+STATUSES = ("open", "confirmed", "waived")
+
+
+class LedgerError(Exception):
+    """A request the ledger refuses, with a message for the person who made it."""
+
+
+class NotFound(LedgerError):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recorded:
+    violation_id: int
+    new: bool
+    escalated: bool
+    points_delta: int
+
+
+def _money(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+def _json_number(text: str) -> int | float:
+    value = Decimal(text)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def violation_json(row: Any) -> dict[str, Any]:
+    """The SPEC §6 shape ``V`` of one violation."""
+    return {
+        "id": row.id,
+        "shop": row.shop,
+        "rule": row.rule,
+        "subject": {"type": row.subject_type, "id": row.subject_id},
+        "buyer_id": row.buyer_id,
+        "agent": row.agent,
+        "shift": row.shift,
+        "deadline": row.deadline.isoformat(),
+        "detected_at": row.detected_at.isoformat(),
+        "tier": row.tier,
+        "points": row.points,
+        "fine": _json_number(row.fine),
+        "status": row.status,
+        "final": bool(row.final),
+        "source": row.source,
+        "note": row.note,
+        "evidence": row.evidence,
+    }
+
+
+class Ledger:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def record(self, shop: str, breach: Breach, now: datetime) -> Recorded:
+        subject = breach.subject
+        async with self.engine.begin() as conn:
+            inserted = (
+                await conn.execute(
+                    dialect_insert(conn, violations)
+                    .values(
+                        shop=shop,
+                        rule=subject.rule,
+                        subject_type=subject.type,
+                        subject_id=subject.id,
+                        buyer_id=subject.buyer_id,
+                        agent=breach.agent,
+                        shift=breach.shift,
+                        deadline=breach.deadline,
+                        detected_at=now,
+                        updated_at=now,
+                        tier=breach.tier,
+                        points=breach.points,
+                        fine=_money(breach.fine),
+                        status="open",
+                        final=breach.final,
+                        source="rule",
+                        evidence=breach.evidence,
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(violations.c.id)
+                )
+            ).first()
+            if inserted is not None:
+                await self._event(
+                    conn,
+                    inserted.id,
+                    now,
+                    "recorded",
+                    details={
+                        "tier": breach.tier,
+                        "points": breach.points,
+                    },
+                )
+                return Recorded(
+                    violation_id=inserted.id, new=True, escalated=False, points_delta=breach.points
+                )
+            return await self._escalate(conn, shop, breach, now)
+
+    async def _escalate(
+        self, conn: AsyncConnection, shop: str, breach: Breach, now: datetime
+    ) -> Recorded:
+        subject = breach.subject
+        row = (
+            await conn.execute(
+                select(
+                    violations.c.id, violations.c.tier, violations.c.points, violations.c.final
+                ).where(
+                    violations.c.shop == shop,
+                    violations.c.rule == subject.rule,
+                    violations.c.subject_id == subject.id,
+                )
+            )
+        ).one()
+        raises_tier = breach.tier is not None and (row.tier or 0) < breach.tier
+        if row.final or not (raises_tier or breach.final):
+            return Recorded(violation_id=row.id, new=False, escalated=False, points_delta=0)
+        values: dict[str, Any] = {
+            "final": breach.final,
+            "evidence": breach.evidence,
+            "updated_at": now,
+        }
+        delta = 0
+        if raises_tier:
+            values.update(tier=breach.tier, points=breach.points)
+            delta = breach.points - row.points
+        await conn.execute(update(violations).where(violations.c.id == row.id).values(**values))
+        if raises_tier:
+            await self._event(
+                conn,
+                row.id,
+                now,
+                "escalated",
+                details={
+                    "from_tier": row.tier,
+                    "to_tier": breach.tier,
+                    "from_points": row.points,
+                    "to_points": breach.points,
+                },
+            )
+        return Recorded(violation_id=row.id, new=False, escalated=raises_tier, points_delta=delta)
+
+    async def record_undecidable(self, shop: str, outcome: Undecidable, now: datetime) -> bool:
+        """Remember an undecidable subject once; True the first time (so it is counted once)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                dialect_insert(conn, undecidable_subjects)
+                .values(
+                    shop=shop,
+                    rule=outcome.subject.rule,
+                    subject_id=outcome.subject.id,
+                    reason=outcome.reason,
+                    deadline=outcome.deadline,
+                    decided_at=now,
+                )
+                .on_conflict_do_nothing()
+            )
+        return bool(result.rowcount)
+
+    @staticmethod
+    async def _event(
+        conn: AsyncConnection,
+        violation_id: int,
+        at: datetime,
+        action: str,
+        *,
+        by: str | None = None,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        await conn.execute(
+            violation_events.insert().values(
+                violation_id=violation_id,
+                at=at,
+                action=action,
+                by=by,
+                reason=reason,
+                details=details or {},
+            )
+        )
+
+    async def add_manual(
+        self,
+        *,
+        shop: str | None,
+        rule: str,
+        agent: str | None,
+        at: datetime,
+        points: int,
+        fine: Decimal,
+        note: str | None,
+        by: str | None,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """A violation a supervisor records by hand (rules no API can see)."""
+        async with self.engine.begin() as conn:
+            new_id = (
+                await conn.execute(
+                    violations.insert()
+                    .values(
+                        shop=shop or "",
+                        rule=rule,
+                        subject_type="manual",
+                        subject_id=f"manual-{uuid.uuid4().hex}",
+                        buyer_id=None,
+                        agent=agent,
+                        shift=None,
+                        deadline=at,
+                        detected_at=now,
+                        updated_at=now,
+                        tier=None,
+                        points=points,
+                        fine=_money(fine),
+                        status="open",
+                        final=True,
+                        source="manual",
+                        note=note,
+                        evidence={"entered_by": by, "note": note},
+                    )
+                    .returning(violations.c.id)
+                )
+            ).scalar_one()
+            await self._event(conn, new_id, now, "recorded", by=by, reason=note)
+        return await self.get(new_id)
+
+    async def set_status(
+        self, violation_id: int, status: str, *, by: str, reason: str, now: datetime
+    ) -> dict[str, Any]:
+        if status not in ("confirmed", "waived"):
+            raise LedgerError(f"status must be confirmed or waived, not {status!r}")
+        if not by.strip():
+            raise LedgerError("'by' is required: the supervisor's name")
+        if status == "waived" and not reason.strip():
+            raise LedgerError("'reason' is required to waive a violation")
+        async with self.engine.begin() as conn:
+            current = (
+                await conn.execute(
+                    select(violations.c.status).where(violations.c.id == violation_id)
+                )
+            ).scalar_one_or_none()
+            if current is None:
+                raise NotFound(f"no violation with id {violation_id}")
+            if current != "open":
+                raise LedgerError(f"violation {violation_id} is already {current}")
+            await conn.execute(
+                update(violations)
+                .where(violations.c.id == violation_id)
+                .values(status=status, updated_at=now)
+            )
+            await self._event(conn, violation_id, now, status, by=by, reason=reason)
+        return await self.get(violation_id)
+
+    async def get(self, violation_id: int) -> dict[str, Any]:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(violations).where(violations.c.id == violation_id))
+            ).first()
+            if row is None:
+                raise NotFound(f"no violation with id {violation_id}")
+            events = (
+                await conn.execute(
+                    select(violation_events)
+                    .where(violation_events.c.violation_id == violation_id)
+                    .order_by(violation_events.c.id)
+                )
+            ).all()
+        result = violation_json(row)
+        result["audit"] = [
+            {
+                "at": e.at.isoformat(),
+                "action": e.action,
+                "by": e.by,
+                "reason": e.reason,
+                "details": e.details,
+            }
+            for e in events
+        ]
+        return result
+
+    async def list(
+        self,
+        *,
+        shop: str | None = None,
+        rule: str | None = None,
+        agent: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        query = select(violations).order_by(violations.c.deadline, violations.c.id)
+        if shop:
+            query = query.where(violations.c.shop == shop)
+        if rule:
+            query = query.where(violations.c.rule == rule)
+        if agent:
+            query = query.where(violations.c.agent == agent)
+        if status:
+            query = query.where(violations.c.status == status)
+        if since:
+            query = query.where(violations.c.deadline >= since)
+        if until:
+            query = query.where(violations.c.deadline < until)
+        if limit:
+            query = query.limit(limit)
+        async with self.engine.connect() as conn:
+            return [violation_json(row) for row in await conn.execute(query)]
+
+    async def totals(self) -> list[tuple[str, str, str | None, int, int]]:
+        """(shop, rule, agent, count, points) of every recorded violation: the metric cache's
+        starting point, read once at start."""
+        query = select(
+            violations.c.shop,
+            violations.c.rule,
+            violations.c.agent,
+            func.count(),
+            func.coalesce(func.sum(violations.c.points), 0),
+        ).group_by(violations.c.shop, violations.c.rule, violations.c.agent)
+        async with self.engine.connect() as conn:
+            return [(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in await conn.execute(query)]

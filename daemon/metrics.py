@@ -1,0 +1,215 @@
+"""Every metric shopwatch exports, on its own registry (never the global one).
+
+Names are the SPEC §6 contract plus what an on-call engineer needs. Labels stay bounded:
+shop and stream come from the config, rule from the registry, agent from the roster
+(``unknown`` for an id the roster lacks, ``team`` for a team-level violation). No order or
+buyer id is ever a label. Ledger totals are served from an in-memory cache, so a scrape
+never touches the database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from connectors.errors import ConnectorError
+from connectors.model import Stream
+
+TEAM = "team"
+UNKNOWN_AGENT = "unknown"
+POLL_ERROR_REASONS = ("unavailable", "rate_limited", "auth", "bad_response", "error")
+REPLY_BUCKETS = (30, 60, 120, 180, 300, 600, 1200, 1800, 3600, 7200)
+POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+EVALUATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class LedgerTotals(Collector):
+    """Violation counts and points per (shop, rule, agent), loaded from the ledger at start
+    and kept current by the evaluator: monotonic across restarts, free to scrape."""
+
+    def __init__(self) -> None:
+        self.count: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.points: dict[tuple[str, str, str], int] = defaultdict(int)
+
+    def add(self, key: tuple[str, str, str], *, count: int, points: int) -> None:
+        self.count[key] += count
+        self.points[key] += points
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["shop", "rule", "agent"]
+        violations = CounterMetricFamily(
+            "shopwatch_violations",
+            "Violations recorded in the ledger (from the ledger; survives restarts).",
+            labels=labels,
+        )
+        points = CounterMetricFamily(
+            "shopwatch_violation_points",
+            "Penalty points recorded in the ledger, escalations included.",
+            labels=labels,
+        )
+        for key, value in sorted(self.count.items()):
+            violations.add_metric(list(key), value)
+        for key, value in sorted(self.points.items()):
+            points.add_metric(list(key), value)
+        yield violations
+        yield points
+
+
+class Metrics:
+    def __init__(self, *, version: str, roster: Iterable[str] = ()) -> None:
+        disable_created_metrics()
+        self.registry = CollectorRegistry()
+        self.roster = frozenset(roster)
+        r = self.registry
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        Gauge(
+            "shopwatch_build_info", "Build of the running daemon.", ["version"], registry=r
+        ).labels(version).set(1)
+        self.ledger = LedgerTotals()
+        r.register(self.ledger)
+        self.open_items = Gauge(
+            "shopwatch_open_items",
+            "Subjects whose deadline has not passed yet.",
+            ["shop", "rule"],
+            registry=r,
+        )
+        self.at_risk_items = Gauge(
+            "shopwatch_at_risk_items",
+            "Open subjects due within the rule's warn_before.",
+            ["shop", "rule"],
+            registry=r,
+        )
+        self.undecidable = Counter(
+            "shopwatch_undecidable",
+            "Subjects the evidence could not decide (never recorded as violations).",
+            ["shop", "rule", "reason"],
+            registry=r,
+        )
+        self.polls = Counter(
+            "shopwatch_polls", "Poll attempts per stream.", ["shop", "stream"], registry=r
+        )
+        self.poll_errors = Counter(
+            "shopwatch_poll_errors",
+            "Failed polls per stream, by reason.",
+            ["shop", "stream", "reason"],
+            registry=r,
+        )
+        self.poll_duration = Histogram(
+            "shopwatch_poll_duration_seconds",
+            "Duration of one poll of a stream, all pages.",
+            ["shop", "stream"],
+            buckets=POLL_BUCKETS,
+            registry=r,
+        )
+        self.stream_up = Gauge(
+            "shopwatch_stream_up", "1 if the last poll succeeded.", ["shop", "stream"], registry=r
+        )
+        self.auth_failed = Gauge(
+            "shopwatch_stream_auth_failed",
+            "1 while the platform refuses the stream's credentials.",
+            ["shop", "stream"],
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "shopwatch_last_success_timestamp_seconds",
+            "Unix time of the last successful poll.",
+            ["shop", "stream"],
+            registry=r,
+        )
+        self.watermark = Gauge(
+            "shopwatch_watermark_timestamp_seconds",
+            "Unix time up to which the stream's data is complete.",
+            ["shop", "stream"],
+            registry=r,
+        )
+        self.pages_rejected = Counter(
+            "shopwatch_pages_rejected",
+            "Pages rejected whole because they failed validation.",
+            ["shop", "stream"],
+            registry=r,
+        )
+        self.evaluation_seconds = Histogram(
+            "shopwatch_rule_evaluation_seconds",
+            "Time spent evaluating one rule over one tick's buyers.",
+            ["rule"],
+            buckets=EVALUATION_BUCKETS,
+            registry=r,
+        )
+        self.rule_errors = Counter(
+            "shopwatch_rule_errors", "Rule evaluations that raised.", ["rule"], registry=r
+        )
+        self.reply_seconds = Histogram(
+            "shopwatch_reply_seconds",
+            "First-reply time to a buyer, in business seconds.",
+            ["shop", "agent"],
+            buckets=REPLY_BUCKETS,
+            registry=r,
+        )
+        self.conversations = Counter(
+            "shopwatch_conversations",
+            "Conversations an agent answered.",
+            ["shop", "agent"],
+            registry=r,
+        )
+        self.agent_score = Gauge(
+            "shopwatch_agent_score", "Month-to-date score per agent.", ["agent"], registry=r
+        )
+        self.alerts_sent = Counter(
+            "shopwatch_alerts_sent", "Alerts delivered.", ["receiver"], registry=r
+        )
+        self.alert_failures = Counter(
+            "shopwatch_alert_send_failures",
+            "Alert deliveries that failed after retries.",
+            ["receiver"],
+            registry=r,
+        )
+
+    def agent_label(self, agent: str | None) -> str:
+        if agent is None:
+            return TEAM
+        return agent if agent in self.roster else UNKNOWN_AGENT
+
+    def declare(self, *, shops: Iterable[str], rules: Iterable[str]) -> None:
+        """Export zeros for every known label combination, so series exist from the start."""
+        rules = list(rules)
+        for shop in shops:
+            for stream in Stream:
+                s = stream.value
+                self.polls.labels(shop, s)
+                self.stream_up.labels(shop, s)
+                self.auth_failed.labels(shop, s)
+                self.pages_rejected.labels(shop, s)
+                self.poll_duration.labels(shop, s)
+                for reason in POLL_ERROR_REASONS:
+                    self.poll_errors.labels(shop, s, reason)
+            for rule in rules:
+                self.open_items.labels(shop, rule)
+                self.at_risk_items.labels(shop, rule)
+                self.ledger.add((shop, rule, TEAM), count=0, points=0)
+            for agent in self.roster:
+                self.reply_seconds.labels(shop, agent)
+                self.conversations.labels(shop, agent)
+        for rule in rules:
+            self.evaluation_seconds.labels(rule)
+            self.rule_errors.labels(rule)
+        for agent in self.roster:
+            self.agent_score.labels(agent)
+
+    def poll_error(self, shop: str, stream: Stream, error: BaseException) -> None:
+        reason = error.reason if isinstance(error, ConnectorError) else "error"
+        if reason not in POLL_ERROR_REASONS:
+            reason = "error"
+        self.poll_errors.labels(shop, stream.value, reason).inc()

@@ -1,0 +1,231 @@
+"""Polls one stream of one shop: every page since the watermark, then moves the watermark.
+
+The watermark is the start of the newest poll that read *all* pages, minus ``settle``
+(writes that become visible late). Each poll re-reads from the watermark, so the overlap
+window is read again and de-duplicated by the store. A poll that fails on any page —
+unreachable, throttled past its retries, refused, or a page that fails validation —
+stores what it read but leaves the watermark where it was: nothing is decided on data
+that might be incomplete. Only this module retries; a connector makes one attempt.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from connectors.base import ChatSource, OrderSource
+from connectors.errors import AuthFailed, BadResponse, ConnectorError, Unavailable
+from connectors.model import Message, Order, Page, Stream
+from daemon.clock import Clock, Sleep, real_sleep
+from daemon.metrics import Metrics
+from daemon.settings import StreamSettings
+from daemon.store.repository import ObservationStore, StreamState
+
+log = structlog.get_logger("shopwatch.poller")
+
+NewData = Callable[[str, Stream, Sequence[Any]], None]
+"""Told about newly stored orders or messages: (shop, stream, new records)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    attempts: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    max_retry_after: float = 300.0
+    """A platform asking for a longer pause fails this poll; the next one tries again."""
+
+    def delay(self, attempt: int, error: Unavailable) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up."""
+        if attempt >= self.attempts:
+            return None
+        if error.retry_after is not None:
+            return error.retry_after if error.retry_after <= self.max_retry_after else None
+        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return backoff * (0.5 + random.random() / 2)  # jitter: shops polled in step drift apart
+
+
+class StreamPoller:
+    def __init__(
+        self,
+        *,
+        shop: str,
+        settings: StreamSettings,
+        source: OrderSource | ChatSource,
+        store: ObservationStore,
+        metrics: Metrics,
+        clock: Clock,
+        on_new_data: NewData,
+        sleep: Sleep = real_sleep,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.shop = shop
+        self.stream = settings.stream
+        self.settings = settings
+        self.source = source
+        self.store = store
+        self.metrics = metrics
+        self.clock = clock
+        self.on_new_data = on_new_data
+        self.sleep = sleep
+        self.retry = retry or RetryPolicy()
+        self.state: StreamState | None = None
+        self.failing = False
+        self.auth_failed = False
+        self.last_error: str | None = None
+        self._log = log.bind(shop=shop, stream=self.stream.value, kind=settings.kind)
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        return self.shop, self.stream.value
+
+    async def start(self) -> StreamState:
+        """Load (or create, on the very first start) the stream's cursor and watermark."""
+        now = self.clock.now()
+        self.state = await self.store.start_stream(
+            self.shop, self.stream, now - self.settings.backfill, now
+        )
+        self.metrics.watermark.labels(*self.labels).set(self.state.watermark.timestamp())
+        if self.state.last_success_at is not None:
+            self.metrics.last_success.labels(*self.labels).set(
+                self.state.last_success_at.timestamp()
+            )
+        return self.state
+
+    async def poll(self) -> bool:
+        """One poll: all pages since the watermark. True if the watermark moved."""
+        if self.state is None:
+            await self.start()
+        assert self.state is not None
+        started = self.clock.now()
+        since = self.state.watermark
+        backfilling = self.state.last_success_at is None
+        timer = time.perf_counter()
+        self.metrics.polls.labels(*self.labels).inc()
+        try:
+            items = await self._read_all_pages(since, started, backfilling)
+        except ConnectorError as error:
+            self._failed(error)
+            return False
+        finally:
+            self.metrics.poll_duration.labels(*self.labels).observe(time.perf_counter() - timer)
+
+        watermark = max(since, started - self.settings.settle)
+        await self.store.advance_watermark(self.shop, self.stream, watermark, started)
+        self.state = StreamState(
+            shop=self.shop,
+            stream=self.stream,
+            history_start=self.state.history_start,
+            watermark=watermark,
+            last_success_at=started,
+        )
+        self.metrics.stream_up.labels(*self.labels).set(1)
+        self.metrics.auth_failed.labels(*self.labels).set(0)
+        self.metrics.last_success.labels(*self.labels).set(started.timestamp())
+        self.metrics.watermark.labels(*self.labels).set(watermark.timestamp())
+        if self.failing:
+            self._log.info("stream recovered", watermark=watermark.isoformat())
+        elif backfilling:
+            self._log.info("backfill complete", items=items, watermark=watermark.isoformat())
+        self.failing = self.auth_failed = False
+        self.last_error = None
+        return True
+
+    async def _read_all_pages(self, since: datetime, started: datetime, backfilling: bool) -> int:
+        page_token: str | None = None
+        pages = items = 0
+        while True:
+            page = await self._fetch(since, page_token)
+            await self._store(page, started)
+            pages += 1
+            items += len(page.items)
+            if backfilling and pages % 20 == 0:
+                self._progress(since, started, page, items)
+            if page.next_page_token is None:
+                break
+            page_token = page.next_page_token
+        if self.stream is Stream.CHAT:
+            await self._read_presence(started)
+        return items
+
+    def _progress(self, since: datetime, started: datetime, page: Page[Any], items: int) -> None:
+        if not page.items:
+            return
+        last = page.items[-1]
+        reached = getattr(last, "updated_at", None) or getattr(last, "sent_at", since)
+        span = (started - since).total_seconds() or 1.0
+        done = min(1.0, max(0.0, (reached - since).total_seconds() / span))
+        self._log.info("backfilling", items=items, reached=reached.isoformat(), done=f"{done:.0%}")
+
+    async def _fetch(self, since: datetime, page_token: str | None) -> Page[Any]:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                if self.stream is Stream.ORDERS:
+                    return await self.source.fetch_orders(since, page_token)  # type: ignore[union-attr]
+                return await self.source.fetch_messages(since, page_token)  # type: ignore[union-attr]
+            except Unavailable as error:
+                delay = self.retry.delay(attempt, error)
+                if delay is None:
+                    raise
+                self._log.debug(
+                    "retrying", attempt=attempt, delay=round(delay, 2), error=str(error)
+                )
+                await self.sleep(delay)
+
+    async def _store(self, page: Page[Any], observed_at: datetime) -> None:
+        new: Sequence[Order] | Sequence[Message]
+        if self.stream is Stream.ORDERS:
+            new = await self.store.save_orders(self.shop, page.items, observed_at)
+        else:
+            new = await self.store.save_messages(self.shop, page.items, observed_at)
+        if new:
+            self.on_new_data(self.shop, self.stream, new)
+
+    async def _read_presence(self, observed_at: datetime) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                samples = await self.source.fetch_presence()  # type: ignore[union-attr]
+                break
+            except Unavailable as error:
+                delay = self.retry.delay(attempt, error)
+                if delay is None:
+                    raise
+                await self.sleep(delay)
+        if samples:
+            await self.store.save_presence(self.shop, samples, observed_at)
+
+    def _failed(self, error: ConnectorError) -> None:
+        self.metrics.poll_error(self.shop, self.stream, error)
+        self.metrics.stream_up.labels(*self.labels).set(0)
+        self.last_error = f"{error.reason}: {error}"
+        if isinstance(error, BadResponse):
+            self.metrics.pages_rejected.labels(*self.labels).inc()
+            # Every rejected page is logged: each one is data we refused and must explain.
+            self._log.error(
+                "page rejected",
+                field=error.field,
+                error=str(error),
+                hint="the watermark stays; the page is read again on the next poll",
+            )
+        elif isinstance(error, AuthFailed):
+            self.metrics.auth_failed.labels(*self.labels).set(1)
+            if not self.auth_failed:
+                self._log.error(
+                    "credentials refused",
+                    error=str(error),
+                    hint=f"check {self.settings.token_file}; other shops are not affected",
+                )
+            self.auth_failed = True
+        elif not self.failing:
+            self._log.warning("poll failed", reason=error.reason, error=str(error))
+        self.failing = True

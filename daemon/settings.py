@@ -1,0 +1,554 @@
+"""The config file: one TOML file, read strictly (SPEC §6).
+
+Unknown keys and bad values are errors that name the file and the dotted key, so
+``shopwatch check-config`` can tell an operator exactly what to fix. Secrets are never
+inline: a ``*_file`` key names a file, or a bare systemd credential name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from checks.business_time import BusinessCalendar, Holiday, Shift
+from checks.options import RuleOptions
+from checks.registry import RULES
+from connectors import registry as connector_registry
+from connectors.model import Stream
+from daemon.durations import parse_duration
+
+DEFAULT_LISTEN = "127.0.0.1:9310"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+_WEEKDAYS = {
+    name: index
+    for index, names in enumerate(
+        [
+            ("mon", "monday", "周一", "星期一"),
+            ("tue", "tuesday", "周二", "星期二"),
+            ("wed", "wednesday", "周三", "星期三"),
+            ("thu", "thursday", "周四", "星期四"),
+            ("fri", "friday", "周五", "星期五"),
+            ("sat", "saturday", "周六", "星期六"),
+            ("sun", "sunday", "周日", "星期日", "星期天"),
+        ]
+    )
+    for name in names
+}
+
+
+class ConfigError(Exception):
+    """A config problem, naming the file and the dotted key."""
+
+    def __init__(self, source: str, key: str, message: str) -> None:
+        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+        self.source = source
+        self.key = key
+        self.message = message
+
+
+T = TypeVar("T")
+
+
+class _Table:
+    """A TOML table being read: remembers which keys were used, so leftovers are errors."""
+
+    def __init__(self, data: Mapping[str, Any], path: str, source: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(source, path, "expected a table")
+        self.data = data
+        self.path = path
+        self.source = source
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def error(self, name: str, message: str) -> ConfigError:
+        return ConfigError(self.source, self.key(name), message)
+
+    def has(self, name: str) -> bool:
+        return name in self.data
+
+    def raw(self, name: str, default: Any = dataclasses.MISSING) -> Any:
+        self.used.add(name)
+        if name not in self.data:
+            if default is dataclasses.MISSING:
+                raise self.error(name, "is required")
+            return default
+        return self.data[name]
+
+    def get(self, name: str, convert: Callable[[Any], T], default: Any = dataclasses.MISSING) -> T:
+        value = self.raw(name, default)
+        if value is default and default is not dataclasses.MISSING:
+            return typing.cast(T, value)
+        try:
+            return convert(value)
+        except (ValueError, TypeError, InvalidOperation) as exc:
+            raise self.error(name, str(exc)) from None
+
+    def table(self, name: str, *, required: bool = True) -> _Table:
+        value = self.raw(name, dataclasses.MISSING if required else {})
+        return _Table(value, self.key(name), self.source)
+
+    def tables(self, name: str) -> list[_Table]:
+        value = self.raw(name, [])
+        if not isinstance(value, list):
+            raise self.error(name, "expected an array of tables, e.g. [[" + self.key(name) + "]]")
+        return [_Table(item, f"{self.key(name)}[{i}]", self.source) for i, item in enumerate(value)]
+
+    def rest(self) -> dict[str, Any]:
+        return {k: v for k, v in self.data.items() if k not in self.used}
+
+    def finish(self, *, hint: str = "") -> None:
+        for name in self.data:
+            if name not in self.used:
+                known = ", ".join(sorted(self.used))
+                raise self.error(name, f"unknown key (known here: {known}){hint}")
+
+
+# ---- value converters: each raises ValueError/TypeError with a message for people ----
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected a non-empty string")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("expected true or false")
+    return value
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError("expected a whole number ≥ 0")
+    return value
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError("expected a number")
+    result = Decimal(str(value))
+    if not result.is_finite() or result < 0:
+        raise ValueError("expected a finite number ≥ 0")
+    return result
+
+
+def _duration(value: Any) -> timedelta:
+    if not isinstance(value, str):
+        raise TypeError('expected a duration string such as "30s", "60m" or "24h"')
+    return parse_duration(value)
+
+
+def _positive_duration(value: Any) -> timedelta:
+    result = _duration(value)
+    if result <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return result
+
+
+def _wall_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", value.strip()):
+        parts = [int(p) for p in value.strip().split(":")]
+        if parts[0] == 24 and parts[1:] in ([0], [0, 0]):
+            return time(0, 0)  # "24:00" is midnight at the end of the day
+        return time(*parts)
+    raise ValueError('expected a time of day such as "08:30" or "24:00"')
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        return date.fromisoformat(value.strip())
+    raise TypeError('expected a date such as 2026-10-01 or "2026-10-01"')
+
+
+def _weekday(value: Any) -> int:
+    if isinstance(value, str) and value.strip().lower() in _WEEKDAYS:
+        return _WEEKDAYS[value.strip().lower()]
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 7:
+        return 6 if value in (0, 7) else value - 1  # ISO 1=Mon … 7=Sun; 0 also Sunday
+    raise ValueError(f'{value!r} is not a weekday; write "mon" … "sun" (or ISO 1=Mon … 7=Sun)')
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise TypeError("expected a list of strings")
+    return tuple(value)
+
+
+def _listen(value: Any) -> tuple[str, int]:
+    text = _string(value)
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f'{text!r} is not host:port, e.g. "127.0.0.1:9310"')
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _zone(value: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(_string(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone such as Asia/Shanghai") from None
+
+
+# ---- secrets ----
+
+
+def resolve_secret_path(name: str, config_dir: Path) -> Path:
+    """A bare name is a systemd credential (``LoadCredential=``); anything else a path."""
+    if "/" not in name and os.environ.get("CREDENTIALS_DIRECTORY"):
+        return Path(os.environ["CREDENTIALS_DIRECTORY"]) / name
+    path = Path(name)
+    return path if path.is_absolute() else config_dir / path
+
+
+def secret_reader(path: Path) -> Callable[[], str]:
+    """Read the secret at each use, so a rotated file is picked up without a restart."""
+
+    def read() -> str:
+        return path.read_text(encoding="utf-8").strip()
+
+    return read
+
+
+# ---- the settings ----
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamSettings:
+    stream: Stream
+    kind: str
+    base_url: str
+    token_file: Path
+    poll_interval: timedelta
+    backfill: timedelta
+    settle: timedelta
+    timeout: timedelta
+    page_size: int
+    extra: Mapping[str, Any]
+    secret_files: Mapping[str, Path]
+
+    def source_config(self) -> connector_registry.SourceConfig:
+        files = dict(self.secret_files)
+        return connector_registry.SourceConfig(
+            kind=self.kind,
+            base_url=self.base_url,
+            token=secret_reader(self.token_file),
+            timeout=self.timeout.total_seconds(),
+            page_size=self.page_size,
+            extra=self.extra,
+            read_secret=lambda key: secret_reader(files[key])(),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShopSettings:
+    id: str
+    name: str
+    orders: StreamSettings
+    chat: StreamSettings
+
+    def stream(self, stream: Stream) -> StreamSettings:
+        return self.orders if stream is Stream.ORDERS else self.chat
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentSettings:
+    id: str
+    name: str
+    hired: date | None
+    days_off: frozenset[int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    source: str
+    timezone: ZoneInfo
+    database_url: str
+    listen: tuple[str, int]
+    api_token_file: Path | None
+    evaluation_interval: timedelta
+    horizon: timedelta
+    shops: tuple[ShopSettings, ...]
+    agents: tuple[AgentSettings, ...]
+    shifts: tuple[Shift, ...]
+    holidays: tuple[Holiday, ...]
+    rules: Mapping[str, RuleOptions]
+    alerts: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def roster(self) -> frozenset[str]:
+        return frozenset(agent.id for agent in self.agents)
+
+    def calendar(self) -> BusinessCalendar:
+        return BusinessCalendar(
+            timezone=self.timezone,
+            shifts=self.shifts,
+            holidays=self.holidays,
+            days_off={agent.id: agent.days_off for agent in self.agents},
+            roster=tuple(agent.id for agent in self.agents),
+        )
+
+    def enabled_rules(self) -> list[tuple[Any, RuleOptions]]:
+        return [(rule, self.rules[rule.code]) for rule in RULES if self.rules[rule.code].enabled]
+
+
+_COMMON_STREAM_KEYS = {
+    "kind",
+    "base_url",
+    "token_file",
+    "poll_interval",
+    "backfill",
+    "settle",
+    "timeout",
+    "page_size",
+}
+
+
+def _stream(table: _Table, stream: Stream, config_dir: Path) -> StreamSettings:
+    kind_name = table.get("kind", _string)
+    try:
+        kind = connector_registry.lookup(kind_name, stream)
+    except connector_registry.OptionError as exc:
+        raise table.error(exc.key, exc.message) from None
+    settings = StreamSettings(
+        stream=stream,
+        kind=kind_name,
+        base_url=table.get("base_url", _string),
+        token_file=resolve_secret_path(table.get("token_file", _string), config_dir),
+        poll_interval=table.get("poll_interval", _positive_duration, timedelta(seconds=30)),
+        backfill=table.get("backfill", _duration, timedelta(hours=24)),
+        settle=table.get("settle", _duration, timedelta(seconds=60)),
+        timeout=table.get("timeout", _positive_duration, timedelta(seconds=30)),
+        page_size=table.get("page_size", _integer, 500),
+        extra={k: v for k, v in table.rest().items() if k not in _COMMON_STREAM_KEYS},
+        secret_files={},
+    )
+    try:
+        connector_registry.validate_extra(kind, settings.extra)
+    except connector_registry.OptionError as exc:
+        raise table.error(exc.key, exc.message) from None
+    table.used.update(settings.extra)
+    secret_files = {
+        key: resolve_secret_path(str(value), config_dir)
+        for key, value in settings.extra.items()
+        if key.endswith("_file")
+    }
+    return dataclasses.replace(settings, secret_files=secret_files)
+
+
+def _shop(table: _Table, config_dir: Path) -> ShopSettings:
+    shop_id = table.get("id", _string)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", shop_id):
+        raise table.error("id", "use letters, digits, '.', '_' or '-' (at most 64)")
+    shop = ShopSettings(
+        id=shop_id,
+        name=table.get("name", _string, shop_id),
+        orders=_stream(table.table("orders"), Stream.ORDERS, config_dir),
+        chat=_stream(table.table("chat"), Stream.CHAT, config_dir),
+    )
+    table.finish()
+    return shop
+
+
+def _agent(table: _Table) -> AgentSettings:
+    agent = AgentSettings(
+        id=table.get("id", _string),
+        name=table.get("name", _string, ""),
+        hired=table.get("hired", _date, None),
+        days_off=frozenset(_weekday(d) for d in table.get("days_off", _list, [])),
+    )
+    table.finish()
+    return agent
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError("expected a list")
+    return value
+
+
+def _shift(table: _Table, roster: frozenset[str]) -> Shift:
+    agents = table.get("agents", _strings, ())
+    for agent in agents:
+        if roster and agent not in roster:
+            raise table.error("agents", f"{agent!r} is not in the [[agents]] roster")
+    shift = Shift(
+        name=table.get("name", _string),
+        start=table.get("start", _wall_time),
+        end=table.get("end", _wall_time),
+        agents=agents,
+    )
+    table.finish()
+    return shift
+
+
+def _holiday(table: _Table) -> Holiday:
+    start = table.get("start", _wall_time, None)
+    end = table.get("end", _wall_time, None)
+    if (start is None) != (end is None):
+        raise table.error("end" if end is None else "start", "give both start and end, or neither")
+    agents = table.get("agents", _strings, None)
+    holiday = Holiday(
+        day=table.get("date", _date),
+        name=table.get("name", _string, "holiday"),
+        start=start,
+        end=end,
+        agents=agents,
+    )
+    table.finish()
+    return holiday
+
+
+def _option_converter(hint: Any) -> Callable[[Any], Any]:
+    if hint is bool:
+        return _boolean
+    if hint is int:
+        return _integer
+    if hint is Decimal:
+        return _decimal
+    if hint is timedelta:
+        return _duration
+    if typing.get_origin(hint) is tuple:
+        item = _option_converter(typing.get_args(hint)[0])
+        return lambda value: tuple(item(v) for v in _list(value))
+    raise TypeError(f"no converter for option type {hint!r}")
+
+
+def rule_options(options_type: type[RuleOptions], table: _Table) -> RuleOptions:
+    """Build a rule's options dataclass from its ``[rules.CSxxx]`` table, by field type."""
+    hints = typing.get_type_hints(options_type)
+    values = {
+        f.name: table.get(f.name, _option_converter(hints[f.name]))
+        for f in dataclasses.fields(options_type)
+        if table.has(f.name)
+    }
+    for f in dataclasses.fields(options_type):
+        table.used.add(f.name)
+    table.finish()
+    try:
+        return options_type(**values)
+    except ValueError as exc:
+        raise ConfigError(table.source, table.path, str(exc)) from None
+
+
+def _rules(table: _Table) -> dict[str, RuleOptions]:
+    result = {}
+    for rule in RULES:
+        sub = table.table(rule.code, required=False)
+        result[rule.code] = rule_options(rule.options_type, sub)
+    table.finish(hint="; `shopwatch rules` lists the rule codes")
+    return result
+
+
+def _default_database_url() -> str:
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    directory = Path(state) if state else Path.cwd()
+    return f"sqlite+aiosqlite:///{directory / 'shopwatch.db'}"
+
+
+def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
+    root = _Table(data, "", source)
+    timezone = root.get("timezone", _zone, ZoneInfo(DEFAULT_TIMEZONE))
+
+    database = root.table("database", required=False)
+    database_url = database.get("url", _string, _default_database_url())
+    database.finish()
+
+    http = root.table("http", required=False)
+    listen = http.get("listen", _listen, _listen(DEFAULT_LISTEN))
+    api_token = http.get("api_token_file", _string, None)
+    http.finish()
+
+    evaluation = root.table("evaluation", required=False)
+    evaluation_interval = evaluation.get("interval", _positive_duration, timedelta(seconds=10))
+    horizon = evaluation.get("horizon", _positive_duration, timedelta(days=3))
+    evaluation.finish()
+
+    agent_tables = root.tables("agents")
+    agents = tuple(_agent(t) for t in agent_tables)
+    _unique([a.id for a in agents], root, "agents", "agent id")
+    roster = frozenset(a.id for a in agents)
+
+    shops = tuple(_shop(t, config_dir) for t in root.tables("shops"))
+    if not shops:
+        raise root.error("shops", "at least one [[shops]] table is required")
+    _unique([s.id for s in shops], root, "shops", "shop id")
+
+    shifts = tuple(_shift(t, roster) for t in root.tables("shifts"))
+    _unique([s.name for s in shifts], root, "shifts", "shift name")
+    holidays = tuple(_holiday(t) for t in root.tables("holidays"))
+    rules = _rules(root.table("rules", required=False))
+    alerts = root.raw("alerts", {})
+    root.finish()
+
+    settings = Settings(
+        source=source,
+        timezone=timezone,
+        database_url=database_url,
+        listen=listen,
+        api_token_file=resolve_secret_path(api_token, config_dir) if api_token else None,
+        evaluation_interval=evaluation_interval,
+        horizon=horizon,
+        shops=shops,
+        agents=agents,
+        shifts=shifts,
+        holidays=holidays,
+        rules=rules,
+        alerts=alerts,
+    )
+    try:
+        settings.calendar()
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(source, "shifts", str(exc)) from None
+    return settings
+
+
+def _unique(values: list[str], table: _Table, key: str, what: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise table.error(key, f"{what} {value!r} appears twice")
+        seen.add(value)
+
+
+def load(path: str | Path) -> Settings:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "", f"not valid TOML: {exc}") from None
+    return parse(data, str(path), path.resolve().parent)
+
+
+def missing_secrets(settings: Settings) -> list[str]:
+    """Secret files that cannot be read, as ``key: path`` lines (checked before running)."""
+    problems = []
+    for shop in settings.shops:
+        for stream in (shop.orders, shop.chat):
+            files = {"token_file": stream.token_file, **stream.secret_files}
+            for key, path in files.items():
+                if not os.access(path, os.R_OK):
+                    problems.append(f"shops.{shop.id}.{stream.stream.value}.{key}: {path}")
+    if settings.api_token_file and not os.access(settings.api_token_file, os.R_OK):
+        problems.append(f"http.api_token_file: {settings.api_token_file}")
+    return problems

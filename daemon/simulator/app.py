@@ -1,0 +1,76 @@
+"""The simulated shop's HTTP face: the generic shop API (SPEC §5) over a :class:`World`."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+
+from aiohttp import web
+
+from connectors.errors import BadResponse
+from connectors.wire import parse_instant
+from daemon.simulator.world import World, message_json, order_json
+
+WORLD = web.AppKey("world", World)
+
+
+def _since(request: web.Request, key: str) -> tuple:
+    try:
+        since = parse_instant(request.query[key], key)
+    except KeyError:
+        raise web.HTTPBadRequest(text=f"{key} is required") from None
+    except BadResponse as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    limit_text = request.query.get("limit", "100")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
+        raise web.HTTPBadRequest(text="limit must be 1–500")
+    return since, request.query.get("page_token") or None, int(limit_text)
+
+
+def make_simulator_app(world: World, token: str | Callable[[], str]) -> web.Application:
+    read_token = token if callable(token) else (lambda: token)
+
+    @web.middleware
+    async def bearer(request: web.Request, handler: Callable) -> web.StreamResponse:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given, read_token()):
+            raise web.HTTPUnauthorized(text="bad token")
+        return await handler(request)
+
+    async def orders(request: web.Request) -> web.Response:
+        since, page_token, limit = _since(request, "updated_since")
+        items, next_token = world.orders_page(since, page_token, limit)
+        return web.json_response(
+            {"orders": [order_json(o) for o in items], "next_page_token": next_token}
+        )
+
+    async def messages(request: web.Request) -> web.Response:
+        since, page_token, limit = _since(request, "since")
+        items, next_token = world.messages_page(since, page_token, limit)
+        return web.json_response(
+            {"messages": [message_json(m) for m in items], "next_page_token": next_token}
+        )
+
+    async def agents(request: web.Request) -> web.Response:
+        if not world.report_presence:
+            raise web.HTTPNotFound()
+        return web.json_response(
+            {
+                "agents": [
+                    {
+                        "id": p.agent_id,
+                        "name": p.agent_id,
+                        "status": p.status.value,
+                        "status_since": p.since.isoformat(),
+                    }
+                    for p in world.presence.values()
+                ]
+            }
+        )
+
+    app = web.Application(middlewares=[bearer])
+    app[WORLD] = world
+    app.router.add_get("/orders", orders)
+    app.router.add_get("/messages", messages)
+    app.router.add_get("/agents", agents)
+    return app

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy 2 asyncio on SQLite (default) or PostgreSQL, schema by Alembic."""

@@ -1,0 +1,316 @@
+"""Reading and writing observed data: order versions, messages, presence, stream state.
+
+Writes are bulk ``INSERT … ON CONFLICT DO NOTHING RETURNING``: a re-read overlap or a
+duplicated page costs one statement and reports only what is new, so the evaluator looks
+again only at buyers whose evidence changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, and_, func, select, tuple_, union, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from connectors.model import (
+    AgentPresence,
+    Direction,
+    Message,
+    Order,
+    OrderStatus,
+    PresenceStatus,
+    Stream,
+)
+from daemon.store.tables import messages, order_versions, presence, stream_state
+
+_CHUNK = 1000
+
+
+def dialect_insert(engine_or_conn: AsyncEngine | AsyncConnection, table: Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL alike)."""
+    name = engine_or_conn.dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+
+
+def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamState:
+    shop: str
+    stream: Stream
+    history_start: datetime
+    watermark: datetime
+    last_success_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuyerHistory:
+    orders: list[Order]
+    messages: list[Message]
+
+
+def _order_row(shop: str, order: Order, observed_at: datetime) -> dict[str, Any]:
+    return {
+        "shop": shop,
+        "order_id": order.id,
+        "updated_at": order.updated_at,
+        "buyer_id": order.buyer_id,
+        "status": order.status.value,
+        "created_at": order.created_at,
+        "paid_at": order.paid_at,
+        "closed_at": order.closed_at,
+        "buyer_message": order.buyer_message,
+        "seller_memo": order.seller_memo,
+        "seller_flag": order.seller_flag,
+        "amount": str(order.amount),
+        "currency": order.currency,
+        "observed_at": observed_at,
+    }
+
+
+def _message_row(shop: str, msg: Message, observed_at: datetime) -> dict[str, Any]:
+    return {
+        "shop": shop,
+        "message_id": msg.id,
+        "conversation_id": msg.conversation_id,
+        "buyer_id": msg.buyer_id,
+        "direction": msg.direction.value,
+        "agent_id": msg.agent_id,
+        "is_auto": msg.is_auto,
+        "sent_at": msg.sent_at,
+        "text": msg.text,
+        "observed_at": observed_at,
+    }
+
+
+def order_from_row(row: Any) -> Order:
+    return Order(
+        id=row.order_id,
+        buyer_id=row.buyer_id,
+        status=OrderStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        paid_at=row.paid_at,
+        closed_at=row.closed_at,
+        buyer_message=row.buyer_message,
+        seller_memo=row.seller_memo,
+        seller_flag=row.seller_flag,
+        amount=Decimal(row.amount),
+        currency=row.currency,
+    )
+
+
+def message_from_row(row: Any) -> Message:
+    return Message(
+        id=row.message_id,
+        conversation_id=row.conversation_id,
+        buyer_id=row.buyer_id,
+        direction=Direction(row.direction),
+        agent_id=row.agent_id,
+        is_auto=bool(row.is_auto),
+        sent_at=row.sent_at,
+        text=row.text,
+    )
+
+
+class ObservationStore:
+    """What the connectors observed, per shop."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def save_orders(
+        self, shop: str, orders: Sequence[Order], observed_at: datetime
+    ) -> list[Order]:
+        """Store order versions; return those not seen before (de-duplicated by
+        order id and updated_at)."""
+        if not orders:
+            return []
+        unique = {(o.id, o.updated_at): o for o in orders}
+        new_keys: set[tuple[str, datetime]] = set()
+        async with self.engine.begin() as conn:
+            for part in chunks(list(unique.values())):
+                stmt = (
+                    dialect_insert(conn, order_versions)
+                    .values([_order_row(shop, o, observed_at) for o in part])
+                    .on_conflict_do_nothing()
+                    .returning(order_versions.c.order_id, order_versions.c.updated_at)
+                )
+                new_keys.update((r.order_id, r.updated_at) for r in await conn.execute(stmt))
+        return [o for key, o in unique.items() if key in new_keys]
+
+    async def save_messages(
+        self, shop: str, msgs: Sequence[Message], observed_at: datetime
+    ) -> list[Message]:
+        """Store messages; return those not seen before (de-duplicated by id)."""
+        if not msgs:
+            return []
+        unique = {m.id: m for m in msgs}
+        new_ids: set[str] = set()
+        async with self.engine.begin() as conn:
+            for part in chunks(list(unique.values())):
+                stmt = (
+                    dialect_insert(conn, messages)
+                    .values([_message_row(shop, m, observed_at) for m in part])
+                    .on_conflict_do_nothing()
+                    .returning(messages.c.message_id)
+                )
+                new_ids.update(r.message_id for r in await conn.execute(stmt))
+        return [m for key, m in unique.items() if key in new_ids]
+
+    async def save_presence(
+        self, shop: str, samples: Sequence[AgentPresence], observed_at: datetime
+    ) -> int:
+        if not samples:
+            return 0
+        rows = [
+            {
+                "shop": shop,
+                "agent_id": s.agent_id,
+                "since": s.since,
+                "status": s.status.value,
+                "observed_at": observed_at,
+            }
+            for s in samples
+        ]
+        async with self.engine.begin() as conn:
+            stmt = dialect_insert(conn, presence).values(rows).on_conflict_do_nothing()
+            result = await conn.execute(stmt)
+        return result.rowcount or 0
+
+    async def presence_since(self, shop: str, since: datetime) -> list[AgentPresence]:
+        """Samples from ``since`` on, plus each agent's last sample before it (its state then)."""
+        async with self.engine.connect() as conn:
+            before = (
+                select(presence.c.agent_id, func.max(presence.c.since).label("since"))
+                .where(presence.c.shop == shop, presence.c.since < since)
+                .group_by(presence.c.agent_id)
+                .subquery()
+            )
+            query = select(presence).where(
+                presence.c.shop == shop,
+                (presence.c.since >= since)
+                | tuple_(presence.c.agent_id, presence.c.since).in_(
+                    select(before.c.agent_id, before.c.since)
+                ),
+            )
+            rows = (await conn.execute(query)).all()
+        return [
+            AgentPresence(agent_id=r.agent_id, status=PresenceStatus(r.status), since=r.since)
+            for r in rows
+        ]
+
+    async def stream_state(self, shop: str, stream: Stream) -> StreamState | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(stream_state).where(
+                        stream_state.c.shop == shop, stream_state.c.stream == stream.value
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        return StreamState(
+            shop=shop,
+            stream=stream,
+            history_start=row.history_start,
+            watermark=row.watermark,
+            last_success_at=row.last_success_at,
+        )
+
+    async def start_stream(
+        self, shop: str, stream: Stream, history_start: datetime, now: datetime
+    ) -> StreamState:
+        """The state of a stream, created on first start with history beginning at
+        ``history_start`` (now − backfill). An existing state is kept as it is."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                dialect_insert(conn, stream_state)
+                .values(
+                    shop=shop,
+                    stream=stream.value,
+                    history_start=history_start,
+                    watermark=history_start,
+                    last_success_at=None,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing()
+            )
+        state = await self.stream_state(shop, stream)
+        assert state is not None
+        return state
+
+    async def advance_watermark(
+        self, shop: str, stream: Stream, watermark: datetime, now: datetime
+    ) -> None:
+        """Move the watermark forward (never back) after a poll that read every page."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(stream_state)
+                .where(
+                    stream_state.c.shop == shop,
+                    stream_state.c.stream == stream.value,
+                    stream_state.c.watermark < watermark,
+                )
+                .values(watermark=watermark, last_success_at=now, updated_at=now)
+            )
+
+    async def active_buyers(self, shop: str, since: datetime) -> set[str]:
+        """Buyers with any order update or message since ``since``: whom to re-evaluate
+        after a start, when nothing is known in memory."""
+        query = union(
+            select(order_versions.c.buyer_id).where(
+                order_versions.c.shop == shop, order_versions.c.updated_at >= since
+            ),
+            select(messages.c.buyer_id).where(messages.c.shop == shop, messages.c.sent_at >= since),
+        )
+        async with self.engine.connect() as conn:
+            return {row[0] for row in await conn.execute(query)}
+
+    async def buyer_histories(
+        self, shop: str, buyers: Sequence[str], since: datetime
+    ) -> dict[str, BuyerHistory]:
+        """Each buyer's order versions (all versions of orders touched since ``since``) and
+        messages since ``since``, in two queries per chunk of buyers."""
+        result = {b: BuyerHistory(orders=[], messages=[]) for b in buyers}
+        async with self.engine.connect() as conn:
+            for part in chunks(list(buyers), 500):
+                touched = (
+                    select(order_versions.c.order_id)
+                    .where(
+                        order_versions.c.shop == shop,
+                        order_versions.c.buyer_id.in_(part),
+                        order_versions.c.updated_at >= since,
+                    )
+                    .distinct()
+                )
+                order_rows = await conn.execute(
+                    select(order_versions).where(
+                        and_(
+                            order_versions.c.shop == shop,
+                            order_versions.c.buyer_id.in_(part),
+                            order_versions.c.order_id.in_(touched),
+                        )
+                    )
+                )
+                for row in order_rows:
+                    result[row.buyer_id].orders.append(order_from_row(row))
+                message_rows = await conn.execute(
+                    select(messages).where(
+                        messages.c.shop == shop,
+                        messages.c.buyer_id.in_(part),
+                        messages.c.sent_at >= since,
+                    )
+                )
+                for row in message_rows:
+                    result[row.buyer_id].messages.append(message_from_row(row))
+        return result

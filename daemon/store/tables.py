@@ -1,0 +1,169 @@
+"""The schema. Alembic migrations in ``daemon/migrations`` create and evolve it.
+
+Uniqueness keys make re-reading harmless: an order version is (shop, order, updated_at),
+a message (shop, message), a violation (shop, rule, subject). Instants are stored as UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, whatever the database keeps (SQLite keeps text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+order_versions = Table(
+    "order_versions",
+    metadata,
+    Column("shop", String(64), primary_key=True),
+    Column("order_id", String(128), primary_key=True),
+    Column("updated_at", UTCDateTime, primary_key=True),
+    Column("buyer_id", String(128), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+    Column("buyer_message", Text),
+    Column("seller_memo", Text),
+    Column("seller_flag", SmallInteger, nullable=False),
+    Column("amount", String(40), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("observed_at", UTCDateTime, nullable=False),
+    Index(None, "shop", "buyer_id", "updated_at"),
+    Index(None, "shop", "updated_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("shop", String(64), primary_key=True),
+    Column("message_id", String(128), primary_key=True),
+    Column("conversation_id", String(128), nullable=False),
+    Column("buyer_id", String(128), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("agent_id", String(128)),
+    Column("is_auto", Boolean, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("observed_at", UTCDateTime, nullable=False),
+    Index(None, "shop", "buyer_id", "sent_at"),
+    Index(None, "shop", "sent_at"),
+)
+
+presence = Table(
+    "presence",
+    metadata,
+    Column("shop", String(64), primary_key=True),
+    Column("agent_id", String(128), primary_key=True),
+    Column("since", UTCDateTime, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("observed_at", UTCDateTime, nullable=False),
+)
+
+stream_state = Table(
+    "stream_state",
+    metadata,
+    Column("shop", String(64), primary_key=True),
+    Column("stream", String(16), primary_key=True),
+    Column("history_start", UTCDateTime, nullable=False),
+    Column("watermark", UTCDateTime, nullable=False),
+    Column("last_success_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+violations = Table(
+    "violations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shop", String(64), nullable=False),
+    Column("rule", String(16), nullable=False),
+    Column("subject_type", String(16), nullable=False),
+    Column("subject_id", String(128), nullable=False),
+    Column("buyer_id", String(128)),
+    Column("agent", String(128)),
+    Column("shift", String(64)),
+    Column("deadline", UTCDateTime, nullable=False),
+    Column("detected_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("tier", SmallInteger),
+    Column("points", Integer, nullable=False),
+    Column("fine", String(20), nullable=False),
+    Column("status", String(16), nullable=False, default="open"),
+    Column("final", Boolean, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("note", Text),
+    Column("evidence", JSON, nullable=False),
+    UniqueConstraint("shop", "rule", "subject_id"),
+    Index(None, "deadline"),
+    Index(None, "agent", "deadline"),
+)
+
+violation_events = Table(
+    "violation_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("violation_id", Integer, ForeignKey("violations.id"), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("by", String(128)),
+    Column("reason", Text),
+    Column("details", JSON, nullable=False),
+)
+
+undecidable_subjects = Table(
+    "undecidable_subjects",
+    metadata,
+    Column("shop", String(64), primary_key=True),
+    Column("rule", String(16), primary_key=True),
+    Column("subject_id", String(128), primary_key=True),
+    Column("reason", String(64), nullable=False),
+    Column("deadline", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime, nullable=False),
+)
