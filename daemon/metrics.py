@@ -30,6 +30,7 @@ from connectors.model import Stream
 TEAM = "team"
 UNKNOWN_AGENT = "unknown"
 POLL_ERROR_REASONS = ("unavailable", "rate_limited", "auth", "bad_response", "error")
+UNDECIDABLE_REASONS = ("history_incomplete", "no_version_before_deadline")
 REPLY_BUCKETS = (30, 60, 120, 180, 300, 600, 1200, 1800, 3600, 7200)
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 EVALUATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -177,6 +178,11 @@ class Metrics:
             registry=r,
         )
 
+    def declare_receivers(self, receivers: Iterable[str]) -> None:
+        for receiver in receivers:
+            self.alerts_sent.labels(receiver)
+            self.alert_failures.labels(receiver)
+
     def agent_label(self, agent: str | None) -> str:
         if agent is None:
             return TEAM
@@ -198,7 +204,10 @@ class Metrics:
             for rule in rules:
                 self.open_items.labels(shop, rule)
                 self.at_risk_items.labels(shop, rule)
-                self.ledger.add((shop, rule, TEAM), count=0, points=0)
+                for agent in (TEAM, *self.roster):
+                    self.ledger.add((shop, rule, agent), count=0, points=0)
+                for reason in UNDECIDABLE_REASONS:
+                    self.undecidable.labels(shop, rule, reason)
             for agent in self.roster:
                 self.reply_seconds.labels(shop, agent)
                 self.conversations.labels(shop, agent)

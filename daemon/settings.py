@@ -196,7 +196,7 @@ def _strings(value: Any) -> tuple[str, ...]:
 def _listen(value: Any) -> tuple[str, int]:
     text = _string(value)
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f'{text!r} is not host:port, e.g. "127.0.0.1:9310"')
     return host.strip("[]") or "127.0.0.1", int(port)
 

@@ -42,6 +42,10 @@ MONITORING_DOC = REPO / "docs" / "monitoring.md"
 # Every metric shopwatch exports: name -> (type, label names). Counter names include
 # `_total` as exposed; histograms also expose `_bucket` (with `le`), `_sum` and `_count`.
 # The daemon's own metrics test compares this with what GET /metrics really serves.
+# Counters should be exported at 0 for every known label combination from startup (shops x
+# rules x roster agents + "team" + "unknown", the fixed streams and reasons, the configured
+# receivers): increase() cannot see the increment that creates a series, so the dashboards'
+# counts would miss each series' first violation.
 METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shopwatch_build_info": ("gauge", ("version",)),
     "shopwatch_violations_total": ("counter", ("shop", "rule", "agent")),
@@ -63,12 +67,12 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shopwatch_agent_score": ("gauge", ("agent",)),
     "shopwatch_alerts_sent_total": ("counter", ("receiver",)),
     "shopwatch_alert_send_failures_total": ("counter", ("receiver",)),
+    # beyond the issue's list, exported by daemon/metrics.py
+    "shopwatch_pages_rejected_total": ("counter", ("shop", "stream")),
 }
 #: Label values the daemon uses where the set is fixed.
 STREAMS = ("orders", "chat")
 POLL_ERROR_REASONS = ("unavailable", "rate_limited", "auth", "bad_response", "error")
-#: Buckets of shopwatch_reply_seconds (business seconds).
-REPLY_SECONDS_BUCKETS = (30, 60, 120, 180, 300, 600, 1200, 1800, 3600)
 #: prometheus_client's ProcessCollector (Linux), exported without labels.
 PROCESS_METRICS = (
     "process_virtual_memory_bytes",
@@ -78,6 +82,8 @@ PROCESS_METRICS = (
     "process_open_fds",
     "process_max_fds",
 )
+#: prometheus_client's PlatformCollector.
+PLATFORM_METRICS = {"python_info": ("implementation", "major", "minor", "patchlevel", "version")}
 #: Added by Prometheus to every scraped series.
 TARGET_LABELS = ("job", "instance")
 #: Synthesized by Prometheus for each scrape.
@@ -95,6 +101,7 @@ def series_labels() -> dict[str, set[str]]:
         else:
             out[name] = set(labels)
     out.update({name: set() for name in PROCESS_METRICS})
+    out.update({name: set(labels) for name, labels in PLATFORM_METRICS.items()})
     out.update({name: set(labels) for name, labels in PROMETHEUS_METRICS.items()})
     return {name: labels | set(TARGET_LABELS) for name, labels in out.items()}
 
