@@ -20,7 +20,7 @@ Example timeline (day shift 08:30–17:30, within = 60 min):
     10:40 buyer asks about shipping; 10:41 auto-reply (does not count)
     11:00 watermarks pass D with no agent message → CS101 violation on O1,
           attributed to the agent who last wrote to the buyer, if on duty at 11:00.
-    An order placed at 17:10 has D = 08:50 the next morning: the clock pauses overnight.
+    An order placed at 17:10 has D = 09:10 the next morning: the clock pauses overnight.
 
 Options:
     within [60m], points [2], fine [5 CNY], warn_before [15m], sibling_window [24h].

@@ -90,16 +90,20 @@ class Evidence:
     roster: frozenset[str] = frozenset()
 
     def versions_by_order(self) -> Mapping[str, list[Order]]:
-        """Each order's observed versions, oldest first."""
+        """Each of this buyer's orders' observed versions, oldest first.
+
+        Versions of another buyer's orders are ignored: a rule speaks of "the same buyer"."""
         grouped: dict[str, list[Order]] = {}
-        for version in sorted(self.orders, key=lambda o: (o.id, o.updated_at)):
+        mine = (o for o in self.orders if o.buyer_id == self.buyer_id)
+        for version in sorted(mine, key=lambda o: (o.id, o.updated_at)):
             grouped.setdefault(version.id, []).append(version)
         return grouped
 
     def conversation(self) -> list[Message]:
         """The buyer's messages in time order; at one instant a buyer's message comes first,
-        so a reply sent in the same second as the question still counts as after it."""
+        so a reply sent in the same second as the question still counts as after it.
+        Messages with another buyer are ignored: a rule speaks of "the same buyer"."""
         return sorted(
-            self.messages,
+            (m for m in self.messages if m.buyer_id == self.buyer_id),
             key=lambda m: (m.sent_at, m.direction is not Direction.BUYER, m.id),
         )

@@ -74,6 +74,9 @@ def calendar(
     )
 
 
+DEFAULT_CALENDAR = calendar(DAY)
+
+
 def order(
     oid: str = "o1",
     *,
@@ -200,7 +203,7 @@ def evidence(
         buyer_id=buyer,
         orders=list(orders),
         messages=list(messages),
-        calendar=calendar if calendar is not None else globals()["calendar"](DAY),
+        calendar=calendar if calendar is not None else DEFAULT_CALENDAR,
         watermarks=marks,
         now=at(now) if now is not None else max(orders_mark, chat_mark),
         presence=PresenceHistory(presence_samples),
