@@ -16,7 +16,7 @@ Reading:
     message's id. ``D = business_deadline(first.sent_at, within)``; an agent message with
     first.sent_at ≤ sent_at ≤ D answers it in time. Otherwise the violation is recorded
     once D has passed (tier 1) and escalates in place as lateness grows, where lateness is
-    (reply time, or while unanswered the time the data is complete up to) − D:
+    (reply time, or while unanswered now, but no later than the data is complete) − D:
     tier 1 ≤ 10 min, tier 2 ≤ 30 min, tier 3 beyond or never answered. It is final once
     answered or at tier 3.
 
@@ -134,7 +134,9 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
             continue
 
         answered = reply is not None and reply.sent_at <= complete
-        late_until = reply.sent_at if answered and reply is not None else complete
+        # Unanswered: late until now, but only as far as the data proves it (SPEC §2).
+        observed_until = min(evidence.now, complete)
+        late_until = reply.sent_at if answered and reply is not None else observed_until
         lateness = late_until - deadline
         tier = options.tier_for(lateness)
         final = answered or tier == options.top_tier

@@ -153,7 +153,7 @@ def cmd_violations(args: argparse.Namespace) -> int:
         try:
             if args.action == "list":
                 since = datetime.fromisoformat(args.since) if args.since else None
-                rows = await ledger.list(
+                rows = await ledger.find(
                     shop=args.shop,
                     rule=args.rule,
                     agent=args.agent,

@@ -87,7 +87,7 @@ class Api:
         limit = q.get("limit")
         if limit is not None and not limit.isdigit():
             raise _bad_request("limit: expected a whole number")
-        violations = await self.ledger.list(
+        violations = await self.ledger.find(
             shop=q.get("shop") or None,
             rule=q.get("rule") or None,
             agent=q.get("agent") or None,

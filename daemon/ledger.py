@@ -301,7 +301,7 @@ class Ledger:
         ]
         return result
 
-    async def list(
+    async def find(
         self,
         *,
         shop: str | None = None,

@@ -70,7 +70,7 @@ class LedgerTotals(Collector):
 
 class Metrics:
     def __init__(self, *, version: str, roster: Iterable[str] = ()) -> None:
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         self.roster = frozenset(roster)
         r = self.registry

@@ -45,9 +45,10 @@ class RetryPolicy:
         """Seconds to wait before the next attempt, or None to give up."""
         if attempt >= self.attempts:
             return None
-        if error.retry_after is not None:
-            return error.retry_after if error.retry_after <= self.max_retry_after else None
-        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        retry_after = error.retry_after
+        if retry_after is not None:
+            return float(retry_after) if retry_after <= self.max_retry_after else None
+        backoff = min(self.max_delay, self.base_delay * float(2 ** (attempt - 1)))
         return backoff * (0.5 + random.random() / 2)  # jitter: shops polled in step drift apart
 
 
@@ -158,7 +159,7 @@ class StreamPoller:
         if not page.items:
             return
         last = page.items[-1]
-        reached = getattr(last, "updated_at", None) or getattr(last, "sent_at", since)
+        reached: datetime = last.updated_at if isinstance(last, Order) else last.sent_at
         span = (started - since).total_seconds() or 1.0
         done = min(1.0, max(0.0, (reached - since).total_seconds() / span))
         self._log.info("backfilling", items=items, reached=reached.isoformat(), done=f"{done:.0%}")

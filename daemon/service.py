@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -64,8 +65,8 @@ async def run(
     stop = asyncio.Event()
     background: set[asyncio.Task[None]] = set()
 
-    def spawn(coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def spawn(coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
         background.add(task)
         task.add_done_callback(background.discard)
 

@@ -167,7 +167,7 @@ def _wall_time(value: Any) -> time:
         parts = [int(p) for p in value.strip().split(":")]
         if parts[0] == 24 and parts[1:] in ([0], [0, 0]):
             return time(0, 0)  # "24:00" is midnight at the end of the day
-        return time(*parts)
+        return time(parts[0], parts[1], parts[2] if len(parts) > 2 else 0)
     raise ValueError('expected a time of day such as "08:30" or "24:00"')
 
 

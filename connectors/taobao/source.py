@@ -61,8 +61,7 @@ class TaobaoOrderSource:
             # Page 1 of a multi-page window is read again last, after the older pages.
             return Page(items=(), next_page_token=cursor.at_page(page_count).encode())
         orders = [
-            await self._order(trade, f"trades.trade[{i}]")
-            for i, trade in enumerate(listing.trades)
+            await self._order(trade, f"trades.trade[{i}]") for i, trade in enumerate(listing.trades)
         ]
         orders.sort(key=lambda order: (order.updated_at, order.id))
         return Page(items=tuple(orders), next_page_token=self._after(cursor, page_no))

@@ -210,6 +210,7 @@ def with_memo(order: Order, notes: list[Note]) -> list[Order]:
     written after the listed version is its own observed change: it is never dated back onto
     the listed version, where it could wrongly satisfy CS103.
     """
+
     def memo_at(moment: datetime) -> str | None:
         return "\n".join(n.text for n in notes if n.created_at <= moment) or None
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from aiohttp import web
 
@@ -14,7 +15,7 @@ from daemon.simulator.world import World, message_json, order_json
 WORLD = web.AppKey("world", World)
 
 
-def _since(request: web.Request, key: str) -> tuple:
+def _since(request: web.Request, key: str) -> tuple[datetime, str | None, int]:
     try:
         since = parse_instant(request.query[key], key)
     except KeyError:
@@ -31,7 +32,10 @@ def make_simulator_app(world: World, token: str | Callable[[], str]) -> web.Appl
     read_token = token if callable(token) else (lambda: token)
 
     @web.middleware
-    async def bearer(request: web.Request, handler: Callable) -> web.StreamResponse:
+    async def bearer(
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given, read_token()):
             raise web.HTTPUnauthorized(text="bad token")

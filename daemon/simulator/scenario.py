@@ -41,7 +41,7 @@ ANSWERS = ("亲，有货的哦", "今天下午发出", "已为您备注", "We sh
 class _Event:
     at: datetime
     seq: int
-    action: Callable[[], None] = field(compare=False)
+    action: Callable[[], object] = field(compare=False)
 
 
 class Scenario:
@@ -90,7 +90,7 @@ class Scenario:
         while self._events and self._events[0].at <= now:
             heapq.heappop(self._events).action()
 
-    def _at(self, at: datetime, action: Callable[[], None]) -> None:
+    def _at(self, at: datetime, action: Callable[[], object]) -> None:
         heapq.heappush(self._events, _Event(at, next(self._seq), action))
 
     def _update_presence(self, now: datetime) -> None:

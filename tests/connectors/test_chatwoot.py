@@ -60,7 +60,9 @@ def chatwoot() -> Iterator[FakeChatwoot]:
 
 
 def make_source(
-    buyer_key: BuyerKey = BuyerKey.EMAIL, clock: FixedClock | None = None, inbox_id: int | None = None
+    buyer_key: BuyerKey = BuyerKey.EMAIL,
+    clock: FixedClock | None = None,
+    inbox_id: int | None = None,
 ) -> ChatwootChatSource:
     client = ChatwootClient(base_url=BASE, account_id=1, token=lambda: "cw-token")
     return ChatwootChatSource(

@@ -55,7 +55,9 @@ def shop() -> Iterator[respx.MockRouter]:
 def two_pages(request: httpx.Request) -> httpx.Response:
     if "page_info" in request.url.params:
         return httpx.Response(
-            200, json=fixture("orders_page2.json"), headers={"X-Shopify-Shop-Api-Call-Limit": "9/40"}
+            200,
+            json=fixture("orders_page2.json"),
+            headers={"X-Shopify-Shop-Api-Call-Limit": "9/40"},
         )
     return httpx.Response(
         200,
@@ -177,7 +179,7 @@ async def test_transactions_are_read_once_per_paid_order(shop: respx.MockRouter)
 
 
 def order_with(**changes: Any) -> dict[str, Any]:
-    raw = copy.deepcopy(fixture("orders_page1.json")["orders"][0])
+    raw: dict[str, Any] = copy.deepcopy(fixture("orders_page1.json")["orders"][0])
     raw.update(changes)
     return raw
 
@@ -294,7 +296,7 @@ VALID = {"api_version": "2025-07", "memo_source": "tags", "memo_tag_prefix": "me
 @pytest.mark.parametrize(
     ("extra", "key", "says"),
     [
-        ({"memo_source": "tags", "memo_tag_prefix": "m:"}, "api_version", "e.g. \"2025-07\""),
+        ({"memo_source": "tags", "memo_tag_prefix": "m:"}, "api_version", 'e.g. "2025-07"'),
         ({"api_version": "2025-07"}, "memo_source", "Shopify orders have no seller memo"),
         ({**VALID, "memo_source": "metafields"}, "memo_source", '"note_attributes"'),
         ({"api_version": "2025-07", "memo_source": "tags"}, "memo_tag_prefix", "required"),

@@ -294,8 +294,8 @@ async def test_the_registry_builds_a_source_with_both_secrets(shop: respx.MockRo
     assert isinstance(source, WooCommerceOrderSource)
     await source.fetch_orders(SINCE, None)
     request = route.calls.last.request
-    assert request.headers["Authorization"] == "Basic " + base64.b64encode(
-        b"ck_file:cs_file"
-    ).decode()
+    assert (
+        request.headers["Authorization"] == "Basic " + base64.b64encode(b"ck_file:cs_file").decode()
+    )
     assert request.url.params["per_page"] == "20"
     await source.aclose()

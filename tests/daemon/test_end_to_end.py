@@ -43,7 +43,7 @@ async def test_the_simulated_morning_produces_exactly_the_expected_ledger(
         daemon = Daemon(settings, clock=clock)
         try:
             await run_once(daemon)
-            violations = await daemon.ledger.list()
+            violations = await daemon.ledger.find()
             assert summary(violations) == expected
             cs102 = next(v for v in violations if v["rule"] == "CS102")
             assert (cs102["tier"], cs102["points"], cs102["final"]) == (1, 5, True)
@@ -75,8 +75,8 @@ async def test_the_simulated_morning_produces_exactly_the_expected_ledger(
         again = Daemon(settings, clock=clock)
         try:
             await run_once(again)
-            assert summary(await again.ledger.list()) == expected
-            assert len(await again.ledger.list()) == len(expected)
+            assert summary(await again.ledger.find()) == expected
+            assert len(await again.ledger.find()) == len(expected)
             assert (
                 again.metrics.registry.get_sample_value(
                     "shopwatch_violations_total", {"shop": "s", "rule": "CS101", "agent": "team"}
@@ -180,6 +180,6 @@ async def test_a_failing_stream_holds_back_decisions(
                 if poller.stream.value != stream:
                     await poller.poll()
             await daemon.tick()
-            assert await daemon.ledger.list() == []
+            assert await daemon.ledger.find() == []
         finally:
             await daemon.stop()

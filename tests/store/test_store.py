@@ -122,7 +122,7 @@ async def test_a_violation_is_recorded_once(engine: AsyncEngine) -> None:
     first = await ledger.record("s", breach(), T0)
     again = await ledger.record("s", breach(), T0 + timedelta(minutes=1))
     assert first.new and not again.new and again.violation_id == first.violation_id
-    rows = await ledger.list()
+    rows = await ledger.find()
     assert len(rows) == 1
     assert rows[0]["subject"] == {"type": "order", "id": "o-1"}
     assert rows[0]["fine"] == 5 and rows[0]["status"] == "open"
@@ -176,5 +176,5 @@ async def test_waive_needs_who_and_why_and_keeps_the_trail(engine: AsyncEngine) 
     }
     with pytest.raises(LedgerError, match="already waived"):
         await ledger.set_status(recorded.violation_id, "confirmed", by="Chen", reason="", now=T0)
-    assert [v["id"] for v in await ledger.list(status="waived")] == [recorded.violation_id]
-    assert await ledger.list(status="open") == []
+    assert [v["id"] for v in await ledger.find(status="waived")] == [recorded.violation_id]
+    assert await ledger.find(status="open") == []

@@ -1,0 +1,36 @@
+"""Every platform kind is registered with the streams it can serve."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.model import Stream
+from connectors.registry import KINDS, OptionError, lookup
+
+
+@pytest.mark.parametrize(
+    ("name", "streams"),
+    [
+        ("taobao", {Stream.ORDERS}),
+        ("shopify", {Stream.ORDERS}),
+        ("woocommerce", {Stream.ORDERS}),
+        ("chatwoot", {Stream.CHAT}),
+        ("generic", {Stream.ORDERS, Stream.CHAT}),
+    ],
+)
+def test_kinds_serve_their_streams(name: str, streams: set[Stream]) -> None:
+    assert KINDS[name].streams == streams
+    for stream in streams:
+        assert lookup(name, stream).name == name
+
+
+@pytest.mark.parametrize("name", ["taobao", "shopify", "woocommerce", "chatwoot"])
+def test_secret_keys_are_file_paths(name: str) -> None:
+    secrets = {key for key in KINDS[name].extra_keys if "secret" in key or "token" in key}
+    assert all(key.endswith("_file") or key in {"app_secret", "consumer_secret"} for key in secrets)
+
+
+def test_an_order_only_kind_names_the_chat_kinds() -> None:
+    with pytest.raises(OptionError) as caught:
+        lookup("woocommerce", Stream.CHAT)
+    assert "Kinds that can: chatwoot, generic" in caught.value.message
