@@ -187,6 +187,12 @@ def _weekday(value: Any) -> int:
     raise ValueError(f'{value!r} is not a weekday; write "mon" … "sun" (or ISO 1=Mon … 7=Sun)')
 
 
+def _weekdays(value: Any) -> frozenset[int]:
+    if not isinstance(value, list):
+        raise TypeError('expected a list of weekdays, e.g. ["sat", "sun"]')
+    return frozenset(_weekday(day) for day in value)
+
+
 def _strings(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise TypeError("expected a list of strings")
@@ -373,7 +379,7 @@ def _agent(table: _Table) -> AgentSettings:
         id=table.get("id", _string),
         name=table.get("name", _string, ""),
         hired=table.get("hired", _date, None),
-        days_off=frozenset(_weekday(d) for d in table.get("days_off", _list, [])),
+        days_off=table.get("days_off", _weekdays, frozenset()),
     )
     table.finish()
     return agent
@@ -388,7 +394,7 @@ def _list(value: Any) -> list[Any]:
 def _shift(table: _Table, roster: frozenset[str]) -> Shift:
     agents = table.get("agents", _strings, ())
     for agent in agents:
-        if roster and agent not in roster:
+        if agent not in roster:
             raise table.error("agents", f"{agent!r} is not in the [[agents]] roster")
     shift = Shift(
         name=table.get("name", _string),
