@@ -24,7 +24,8 @@ Example timeline (day shift 08:30–17:30, within = 10 min):
     23:12 buyer B writes "is this in stock?"  → offline, episode m-1, D = 08:40 next day
     23:15 B writes again                     → same episode
     08:49 agent A answers B                  → 9 min late: tier 1, 5 points, final.
-    Had nobody answered by 09:10, the record would have escalated to tier 3, 20 points.
+    Had nobody answered by 09:10 (30 min late), the record would then have escalated
+    to tier 3, 20 points.
 
 Options:
     within [10m], tier_limits [10m, 30m], tier_points [5, 10, 20], fine [0],

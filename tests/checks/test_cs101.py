@@ -56,8 +56,13 @@ class TestSubject:
     def test_order_seen_awaiting_payment_once_is_a_subject_even_if_later_shipped(self) -> None:
         versions = [
             order("o1", created=PLACED),
-            order("o1", created=PLACED, updated="2026-11-02 15:00", status=OrderStatus.SHIPPED,
-                  paid="2026-11-02 14:00"),
+            order(
+                "o1",
+                created=PLACED,
+                updated="2026-11-02 15:00",
+                status=OrderStatus.SHIPPED,
+                paid="2026-11-02 14:00",
+            ),
         ]
         assert isinstance(judge(orders=versions), Breach)
 
@@ -176,39 +181,53 @@ class TestChase:
         assert isinstance(outcome, Satisfied)
 
     def test_chase_satisfies_even_before_the_watermarks_reach_the_deadline(self) -> None:
-        outcome = judge(messages=[agent_says("m1", "2026-11-02 10:05")], watermark="2026-11-02 10:10")
+        outcome = judge(
+            messages=[agent_says("m1", "2026-11-02 10:05")], watermark="2026-11-02 10:10"
+        )
         assert isinstance(outcome, Satisfied)
 
 
 class TestPaidOrClosed:
     def test_paid_exactly_at_deadline_satisfies(self) -> None:
-        versions = [order(created=PLACED), order(created=PLACED, updated=D, paid=D,
-                                                 status=OrderStatus.PAID)]
+        versions = [
+            order(created=PLACED),
+            order(created=PLACED, updated=D, paid=D, status=OrderStatus.PAID),
+        ]
         assert isinstance(judge(orders=versions), Satisfied)
 
     def test_paid_one_second_after_deadline_is_a_breach(self) -> None:
         late = D + SECOND
-        versions = [order(created=PLACED), order(created=PLACED, updated=late, paid=late,
-                                                 status=OrderStatus.PAID)]
+        versions = [
+            order(created=PLACED),
+            order(created=PLACED, updated=late, paid=late, status=OrderStatus.PAID),
+        ]
         assert isinstance(judge(orders=versions), Breach)
 
     def test_payment_seen_only_in_a_later_version_counts_by_paid_at(self) -> None:
         versions = [
             order(created=PLACED),
-            order(created=PLACED, updated="2026-11-02 12:00", paid="2026-11-02 10:59",
-                  status=OrderStatus.PAID),
+            order(
+                created=PLACED,
+                updated="2026-11-02 12:00",
+                paid="2026-11-02 10:59",
+                status=OrderStatus.PAID,
+            ),
         ]
         assert isinstance(judge(orders=versions), Satisfied)
 
     def test_closed_exactly_at_deadline_satisfies(self) -> None:
-        versions = [order(created=PLACED), order(created=PLACED, updated=D, closed=D,
-                                                 status=OrderStatus.CLOSED)]
+        versions = [
+            order(created=PLACED),
+            order(created=PLACED, updated=D, closed=D, status=OrderStatus.CLOSED),
+        ]
         assert isinstance(judge(orders=versions), Satisfied)
 
     def test_closed_one_second_after_deadline_is_a_breach(self) -> None:
         late = D + SECOND
-        versions = [order(created=PLACED), order(created=PLACED, updated=late, closed=late,
-                                                 status=OrderStatus.CLOSED)]
+        versions = [
+            order(created=PLACED),
+            order(created=PLACED, updated=late, closed=late, status=OrderStatus.CLOSED),
+        ]
         assert isinstance(judge(orders=versions), Breach)
 
 
@@ -289,7 +308,10 @@ class TestBreach:
         outcome = judge()
         assert isinstance(outcome, Breach)
         assert (outcome.points, outcome.fine, outcome.tier, outcome.final) == (
-            2, Decimal(5), None, True,
+            2,
+            Decimal(5),
+            None,
+            True,
         )
         assert outcome.deadline == D
         assert outcome.evidence["order"]["id"] == "o1"
@@ -303,8 +325,10 @@ class TestBreach:
 
     def test_breach_is_attributed_to_the_last_agent_who_wrote_to_the_buyer(self) -> None:
         outcome = judge(
-            messages=[agent_says("m0", "2026-11-02 09:00", agent="bob"),
-                      agent_says("m1", "2026-11-02 09:30", auto=True, agent="alice")]
+            messages=[
+                agent_says("m0", "2026-11-02 09:00", agent="bob"),
+                agent_says("m1", "2026-11-02 09:30", auto=True, agent="alice"),
+            ]
         )
         assert isinstance(outcome, Breach)
         assert (outcome.agent, outcome.shift) == ("bob", "day")
@@ -322,6 +346,8 @@ class TestBreach:
         assert isinstance(once, Breach)
         assert isinstance(twice, Breach)
         assert (twice.subject, twice.deadline, twice.agent, twice.points) == (
-            once.subject, once.deadline, once.agent, once.points,
+            once.subject,
+            once.deadline,
+            once.agent,
+            once.points,
         )
-

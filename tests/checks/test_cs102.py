@@ -162,7 +162,7 @@ class TestEpisodes:
         assert [m["id"] for m in outcome.evidence["episode"]] == ["m1", "m2", "m3"]
 
     def test_buyer_messages_inside_coverage_join_an_open_episode(self) -> None:
-        outcome = judge(
+        outcome = breach(
             messages=[buyer_says("m1", NIGHT_MESSAGE), buyer_says("m2", "2026-11-03 08:35")]
         )
         assert outcome.subject.id == "m1"
@@ -230,9 +230,7 @@ class TestAnswer:
         assert isinstance(answered_at(at("2026-11-03 02:00")), Satisfied)
 
     def test_auto_reply_does_not_answer(self) -> None:
-        outcome = judge(
-            messages=[buyer_says("m1", NIGHT_MESSAGE), agent_says("a1", D, auto=True)]
-        )
+        outcome = judge(messages=[buyer_says("m1", NIGHT_MESSAGE), agent_says("a1", D, auto=True)])
         assert isinstance(outcome, Breach)
 
     def test_reply_in_another_conversation_of_the_same_buyer_answers(self) -> None:
@@ -365,8 +363,10 @@ class TestHistoryAndBreach:
         self,
     ) -> None:
         outcome = breach(
-            messages=[agent_says("r0", "2026-11-02 15:00", agent="bob"),
-                      buyer_says("m1", NIGHT_MESSAGE)]
+            messages=[
+                agent_says("r0", "2026-11-02 15:00", agent="bob"),
+                buyer_says("m1", NIGHT_MESSAGE),
+            ]
         )
         assert (outcome.agent, outcome.shift) == ("bob", "day")
         assert outcome.evidence["last_agent_message"]["id"] == "r0"
@@ -380,5 +380,8 @@ class TestHistoryAndBreach:
         once = breach(messages=messages, watermark=D + 15 * MINUTE)
         twice = breach(messages=messages * 2, watermark=D + 15 * MINUTE)
         assert (twice.subject, twice.tier, twice.points, twice.deadline) == (
-            once.subject, once.tier, once.points, once.deadline,
+            once.subject,
+            once.tier,
+            once.points,
+            once.deadline,
         )

@@ -53,9 +53,7 @@ class TestSubject:
         assert outcome.deadline == D
 
     @pytest.mark.parametrize("message", [None, "", "   \n"], ids=["none", "empty", "blank"])
-    def test_paid_order_without_a_buyer_message_is_not_a_subject(
-        self, message: str | None
-    ) -> None:
+    def test_paid_order_without_a_buyer_message_is_not_a_subject(self, message: str | None) -> None:
         orders = [paid_order("o1", paid=PAID, buyer_message=message)]
         assert evaluate(evidence(orders=orders), OPTIONS) == []
 
@@ -117,7 +115,10 @@ class TestStateAtDeadline:
         outcome = judge()
         assert isinstance(outcome, Breach)
         assert (outcome.points, outcome.fine, outcome.tier, outcome.final) == (
-            2, Decimal(0), None, True,
+            2,
+            Decimal(0),
+            None,
+            True,
         )
         assert outcome.evidence["extended_to_shift_end"] is False
         assert outcome.evidence["state_at_deadline"]["seller_memo"] is None

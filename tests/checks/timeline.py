@@ -69,9 +69,7 @@ def calendar(
     holidays: Sequence[Holiday] = (),
     days_off: Mapping[str, frozenset[int]] | None = None,
 ) -> BusinessCalendar:
-    return BusinessCalendar(
-        timezone=TZ, shifts=shifts, holidays=holidays, days_off=days_off or {}
-    )
+    return BusinessCalendar(timezone=TZ, shifts=shifts, holidays=holidays, days_off=days_off or {})
 
 
 DEFAULT_CALENDAR = calendar(DAY)
@@ -132,9 +130,7 @@ def paid_order(
     )
 
 
-def buyer_says(
-    mid: str, when: Instant, *, conversation: str = "c1", buyer: str = BUYER
-) -> Message:
+def buyer_says(mid: str, when: Instant, *, conversation: str = "c1", buyer: str = BUYER) -> Message:
     return Message(
         id=mid,
         conversation_id=conversation,
