@@ -202,3 +202,39 @@ async def _wait_for_log(process: Process, needle: str) -> None:
         if asyncio.get_running_loop().time() > deadline:
             pytest.fail(f"no {needle!r} in the log:\n{process.log.read_text()[-3000:]}")
         await asyncio.sleep(0.1)
+
+
+async def test_under_systemd_ready_comes_after_the_listener_then_watchdog_and_stopping(
+    started: tuple[Path, set[str], object], tmp_path: Path
+) -> None:
+    """READY=1 only once the API answers; WATCHDOG=1 pings; STOPPING=1 on SIGTERM."""
+    import tempfile
+
+    from tests.systemd.notify_socket import NotifyReceiver, bound_socket
+
+    _, _, launch = started
+    with tempfile.TemporaryDirectory(prefix="sdn-") as directory:
+        path = os.path.join(directory, "notify")
+        receiver = NotifyReceiver(bound_socket(path), path)
+        os.environ["NOTIFY_SOCKET"] = path
+        os.environ["WATCHDOG_USEC"] = "1000000"
+        try:
+            process = await launch()  # type: ignore[operator]
+        finally:
+            del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
+        seen: list[str] = []
+        while not any(text.startswith("READY=1") for text in seen):
+            seen.append((await receiver.recv_async()).text)
+        # READY was sent: the HTTP listener must already answer.
+        assert await process.violations() is not None
+        while "WATCHDOG=1" not in seen[seen.index(next(t for t in seen if "READY=1" in t)) :]:
+            seen.append((await receiver.recv_async()).text)
+        process.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.proc.wait(), 10) == 0
+        seen.extend(d.text for d in receiver.drain())
+        receiver.sock.close()
+    assert seen[0].startswith(("STATUS=starting", "WATCHDOG=1"))
+    assert any(t.startswith("STOPPING=1") for t in seen)
+    ready = next(i for i, t in enumerate(seen) if t.startswith("READY=1"))
+    stopping = next(i for i, t in enumerate(seen) if t.startswith("STOPPING=1"))
+    assert ready < stopping
