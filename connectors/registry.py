@@ -15,18 +15,10 @@ from connectors.chatwoot import options as chatwoot
 from connectors.generic.client import GenericShopClient
 from connectors.http import TokenReader
 from connectors.model import Stream
+from connectors.options import OptionError
 from connectors.shopify import options as shopify
 from connectors.taobao import options as taobao
 from connectors.woocommerce import options as woocommerce
-
-
-class OptionError(ValueError):
-    """A connector option is missing or wrong; ``key`` names it relative to its table."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
-        self.key = key
-        self.message = message
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,8 +95,7 @@ def lookup(name: str, stream: Stream) -> Kind:
         hint = f" {kind.pairing_hint}" if kind.pairing_hint else ""
         raise OptionError(
             "kind",
-            f"{name!r} cannot serve the {stream.value} stream.{hint} "
-            f"Kinds that can: {able}",
+            f"{name!r} cannot serve the {stream.value} stream.{hint} Kinds that can: {able}",
         )
     return kind
 

@@ -25,6 +25,7 @@ from checks.options import RuleOptions
 from checks.registry import RULES
 from connectors import registry as connector_registry
 from connectors.model import Stream
+from connectors.options import OptionError
 from daemon.durations import parse_duration
 
 DEFAULT_LISTEN = "127.0.0.1:9310"
@@ -332,7 +333,7 @@ def _stream(table: _Table, stream: Stream, config_dir: Path) -> StreamSettings:
     kind_name = table.get("kind", _string)
     try:
         kind = connector_registry.lookup(kind_name, stream)
-    except connector_registry.OptionError as exc:
+    except OptionError as exc:
         raise table.error(exc.key, exc.message) from None
     settings = StreamSettings(
         stream=stream,
@@ -349,7 +350,7 @@ def _stream(table: _Table, stream: Stream, config_dir: Path) -> StreamSettings:
     )
     try:
         connector_registry.validate_extra(kind, settings.extra)
-    except connector_registry.OptionError as exc:
+    except OptionError as exc:
         raise table.error(exc.key, exc.message) from None
     table.used.update(settings.extra)
     secret_files = {

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from connectors.chatwoot.client import ChatwootClient
 from connectors.chatwoot.normalize import BuyerKey
 from connectors.chatwoot.source import ChatwootChatSource
 from connectors.model import Stream
+from connectors.options import fail
 
 if TYPE_CHECKING:
     from connectors.registry import SourceConfig
@@ -33,29 +34,22 @@ class ChatwootSettings:
     inbox_id: int | None
 
 
-def _fail(key: str, message: str) -> NoReturn:
-    # connectors.registry imports this module to register the kind, so import it lazily.
-    from connectors.registry import OptionError
-
-    raise OptionError(key, message)
-
-
 def _positive_int(extra: Mapping[str, Any], key: str) -> int | None:
     value = extra.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        _fail(key, "expected a positive whole number (the number in Chatwoot's URLs)")
+        fail(key, "expected a positive whole number (the number in Chatwoot's URLs)")
     return value
 
 
 def parse(extra: Mapping[str, Any]) -> ChatwootSettings:
     account_id = _positive_int(extra, "account_id")
     if account_id is None:
-        _fail("account_id", "required: the number after /app/accounts/ in Chatwoot's URLs")
+        fail("account_id", "required: the number after /app/accounts/ in Chatwoot's URLs")
     buyer_key = extra.get("buyer_key")
     if buyer_key not in [key.value for key in BuyerKey]:
-        _fail(
+        fail(
             "buyer_key",
             ("required" if buyer_key is None else f"{buyer_key!r} is not valid")
             + ": the contact field that identifies the buyer the same way your order source "

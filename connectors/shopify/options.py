@@ -9,9 +9,10 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from connectors.model import Stream
+from connectors.options import fail, one_of
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.normalize import BuyerKey, MemoSource, ShopifyRules
 from connectors.shopify.source import ShopifyOrderSource
@@ -35,49 +36,32 @@ PAIRING_HINT = (
 _API_VERSION = re.compile(r"^\d{4}-\d{2}$")
 
 
-def _fail(key: str, message: str) -> NoReturn:
-    # connectors.registry imports this module to register the kind, so import it lazily.
-    from connectors.registry import OptionError
-
-    raise OptionError(key, message)
-
-
-def _one_of(extra: Mapping[str, Any], key: str, allowed: type[E], default: E | None) -> E:
-    value = extra.get(key, default.value if default else None)
-    for member in allowed:
-        if value == member.value:
-            return member
-    choices = ", ".join(f'"{m.value}"' for m in allowed)
-    problem = "required" if value is None else f"{value!r} is not valid"
-    _fail(key, f"{problem}: one of {choices}")
-
-
 def _text(extra: Mapping[str, Any], key: str, *, required_because: str | None) -> str | None:
     value = extra.get(key)
     if value is None and required_because is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        _fail(key, f"required {required_because}" if value is None else "expected non-empty text")
+        fail(key, f"required {required_because}" if value is None else "expected non-empty text")
     return value.strip()
 
 
 def _memo_place(extra: Mapping[str, Any]) -> tuple[MemoSource, str, str]:
     """Where the team writes the seller memo: (source, tag prefix, attribute name)."""
     if "memo_source" not in extra:
-        _fail(
+        fail(
             "memo_source",
             "required: Shopify orders have no seller memo, so name where your team writes it: "
             '"tags" (memo tags start with memo_tag_prefix, e.g. "memo:") or "note_attributes" '
             "(the note attribute named memo_attribute)",
         )
-    source = _one_of(extra, "memo_source", MemoSource, None)
+    source = one_of(extra, "memo_source", MemoSource, None)
     if source is MemoSource.TAGS:
         if "memo_attribute" in extra:
-            _fail("memo_attribute", 'applies only to memo_source = "note_attributes"')
+            fail("memo_attribute", 'applies only to memo_source = "note_attributes"')
         prefix = _text(extra, "memo_tag_prefix", required_because='by memo_source = "tags"')
         return source, prefix or "", ""
     if "memo_tag_prefix" in extra:
-        _fail("memo_tag_prefix", 'applies only to memo_source = "tags"')
+        fail("memo_tag_prefix", 'applies only to memo_source = "tags"')
     name = _text(extra, "memo_attribute", required_because='by memo_source = "note_attributes"')
     return source, "", name or ""
 
@@ -85,7 +69,7 @@ def _memo_place(extra: Mapping[str, Any]) -> tuple[MemoSource, str, str]:
 def parse(extra: Mapping[str, Any]) -> ShopifyRules:
     version = extra.get("api_version")
     if not isinstance(version, str) or not _API_VERSION.match(version):
-        _fail(
+        fail(
             "api_version",
             'required: the Admin API version to call, e.g. "2025-07"; Shopify retires a '
             "version about a year after its release, so keep it current",
@@ -95,15 +79,15 @@ def parse(extra: Mapping[str, Any]) -> ShopifyRules:
     if not isinstance(message_attributes, list) or not all(
         isinstance(name, str) and name.strip() for name in message_attributes
     ):
-        _fail("message_attributes", "expected a list of note attribute names")
+        fail("message_attributes", "expected a list of note attribute names")
     if memo_attribute and memo_attribute in message_attributes:
-        _fail("message_attributes", f"{memo_attribute!r} is the memo, not a buyer message")
+        fail("message_attributes", f"{memo_attribute!r} is the memo, not a buyer message")
     return ShopifyRules(
         memo_source=memo_source,
         memo_tag_prefix=memo_tag_prefix,
         memo_attribute=memo_attribute,
         flag_tag=_text(extra, "flag_tag", required_because=None),
-        buyer_key=_one_of(extra, "buyer_key", BuyerKey, BuyerKey.EMAIL),
+        buyer_key=one_of(extra, "buyer_key", BuyerKey, BuyerKey.EMAIL),
         message_attributes=tuple(name.strip() for name in message_attributes),
     )
 

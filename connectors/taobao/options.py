@@ -10,9 +10,10 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from connectors.model import Stream
+from connectors.options import fail, one_of
 from connectors.taobao.client import TaobaoClient
 from connectors.taobao.normalize import BuyerKey
 from connectors.taobao.signing import SignMethod
@@ -45,24 +46,9 @@ class TaobaoSettings:
     trade_types: str | None
 
 
-def _fail(key: str, message: str) -> NoReturn:
-    # connectors.registry imports this module to register the kind, so import it lazily.
-    from connectors.registry import OptionError
-
-    raise OptionError(key, message)
-
-
-def _one_of(extra: Mapping[str, Any], key: str, allowed: type[E], default: E) -> E:
-    value = extra.get(key, default.value)
-    for member in allowed:
-        if value == member.value:
-            return member
-    _fail(key, f"{value!r} is not one of {', '.join(m.value for m in allowed)}")
-
-
 def parse(extra: Mapping[str, Any]) -> TaobaoSettings:
     if "app_secret" in extra:
-        _fail(
+        fail(
             "app_secret",
             "secrets are never written in the config: put the app secret in a file only "
             "shopwatch can read and set app_secret_file to its path",
@@ -74,21 +60,21 @@ def parse(extra: Mapping[str, Any]) -> TaobaoSettings:
     for key, meaning in required.items():
         value = extra.get(key)
         if not isinstance(value, str) or not value.strip():
-            _fail(key, f"required: {meaning}")
-    sign_method = _one_of(extra, "sign_method", SignMethod, SignMethod.MD5)
-    buyer_key = _one_of(extra, "buyer_key", BuyerKey, BuyerKey.OPEN_UID)
+            fail(key, f"required: {meaning}")
+    sign_method = one_of(extra, "sign_method", SignMethod, SignMethod.MD5)
+    buyer_key = one_of(extra, "buyer_key", BuyerKey, BuyerKey.OPEN_UID)
     minutes = extra.get("window_minutes", DEFAULT_WINDOW_MINUTES)
     if isinstance(minutes, bool) or not isinstance(minutes, int):
-        _fail("window_minutes", "expected a whole number of minutes")
+        fail("window_minutes", "expected a whole number of minutes")
     if not 1 <= minutes <= MAX_WINDOW_MINUTES:
-        _fail("window_minutes", f"must be 1–{MAX_WINDOW_MINUTES} (TOP allows at most one day)")
+        fail("window_minutes", f"must be 1–{MAX_WINDOW_MINUTES} (TOP allows at most one day)")
     trade_types = extra.get("trade_types")
     if trade_types is not None and (
         not isinstance(trade_types, list)
         or not trade_types
         or not all(isinstance(t, str) and t.strip() for t in trade_types)
     ):
-        _fail("trade_types", 'expected a non-empty list of TOP trade types, e.g. ["fixed"]')
+        fail("trade_types", 'expected a non-empty list of TOP trade types, e.g. ["fixed"]')
     return TaobaoSettings(
         app_key=extra["app_key"].strip(),
         sign_method=sign_method,

@@ -9,9 +9,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from connectors.model import OrderStatus, Stream
+from connectors.options import fail, one_of
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.normalize import BuyerKey, WooRules
 from connectors.woocommerce.source import WooCommerceOrderSource
@@ -34,30 +35,15 @@ DEFAULT_MEMO_RECHECK_HOURS = 24
 MAX_MEMO_RECHECK_HOURS = 7 * 24
 
 
-def _fail(key: str, message: str) -> NoReturn:
-    # connectors.registry imports this module to register the kind, so import it lazily.
-    from connectors.registry import OptionError
-
-    raise OptionError(key, message)
-
-
-def _one_of(extra: Mapping[str, Any], key: str, allowed: type[E], default: E) -> E:
-    value = extra.get(key, default.value)
-    for member in allowed:
-        if value == member.value:
-            return member
-    _fail(key, f"{value!r} is not one of {', '.join(m.value for m in allowed)}")
-
-
 def _status_map(extra: Mapping[str, Any]) -> dict[str, OrderStatus]:
     raw = extra.get("status_map", {})
     if not isinstance(raw, Mapping):
-        _fail("status_map", 'expected a table, e.g. status_map = { "shipped" = "shipped" }')
+        fail("status_map", 'expected a table, e.g. status_map = { "shipped" = "shipped" }')
     statuses = ", ".join(s.value for s in OrderStatus)
     mapped = {}
     for name, value in raw.items():
         if value not in [s.value for s in OrderStatus]:
-            _fail(f"status_map.{name}", f"{value!r} is not one of {statuses}")
+            fail(f"status_map.{name}", f"{value!r} is not one of {statuses}")
         mapped[str(name).removeprefix("wc-")] = OrderStatus(value)
     return mapped
 
@@ -65,28 +51,28 @@ def _status_map(extra: Mapping[str, Any]) -> dict[str, OrderStatus]:
 def parse(extra: Mapping[str, Any]) -> tuple[WooRules, timedelta]:
     """The normalization rules and the memo follow-up period."""
     if "consumer_secret" in extra:
-        _fail(
+        fail(
             "consumer_secret",
             "secrets are never written in the config: put the consumer secret in a file only "
             "shopwatch can read and set consumer_secret_file to its path",
         )
     secret_file = extra.get("consumer_secret_file")
     if not isinstance(secret_file, str) or not secret_file.strip():
-        _fail(
+        fail(
             "consumer_secret_file",
             "required: the path of a file holding the REST API consumer secret (cs_…); "
             "token_file holds the consumer key (ck_…)",
         )
     flag_meta_key = extra.get("flag_meta_key")
     if flag_meta_key is not None and (not isinstance(flag_meta_key, str) or not flag_meta_key):
-        _fail("flag_meta_key", "expected the name of an order meta key")
+        fail("flag_meta_key", "expected the name of an order meta key")
     hours = extra.get("memo_recheck_hours", DEFAULT_MEMO_RECHECK_HOURS)
     if isinstance(hours, bool) or not isinstance(hours, int):
-        _fail("memo_recheck_hours", "expected a whole number of hours")
+        fail("memo_recheck_hours", "expected a whole number of hours")
     if not 0 <= hours <= MAX_MEMO_RECHECK_HOURS:
-        _fail("memo_recheck_hours", f"must be 0–{MAX_MEMO_RECHECK_HOURS} (0 turns it off)")
+        fail("memo_recheck_hours", f"must be 0–{MAX_MEMO_RECHECK_HOURS} (0 turns it off)")
     rules = WooRules(
-        buyer_key=_one_of(extra, "buyer_key", BuyerKey, BuyerKey.EMAIL),
+        buyer_key=one_of(extra, "buyer_key", BuyerKey, BuyerKey.EMAIL),
         status_map=_status_map(extra),
         flag_meta_key=flag_meta_key,
     )
@@ -100,7 +86,7 @@ def validate(extra: Mapping[str, Any]) -> None:
 def build(config: SourceConfig, stream: Stream) -> WooCommerceOrderSource:
     rules, memo_recheck = parse(config.extra)
     if not config.base_url.lower().startswith("https://"):
-        _fail(
+        fail(
             "base_url",
             "WooCommerce accepts key and secret over plain HTTP only with OAuth 1.0a signing, "
             "which shopwatch does not do: use the shop's https:// address",
