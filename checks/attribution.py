@@ -10,8 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
+from checks import evidence_record as record
 from checks.business_time import BusinessCalendar
+from checks.evidence import Evidence
+from checks.subject import Breach, Subject
 from connectors.model import Message
 
 
@@ -48,3 +53,36 @@ def attribute(
     if len(on_duty) == 1:
         return Attribution(agent=on_duty[0], shift=shift_name, last_agent_message=last)
     return Attribution(agent=None, shift=shift_name, last_agent_message=last)
+
+
+def attributed_breach(
+    subject: Subject,
+    deadline: datetime,
+    evidence: Evidence,
+    *,
+    points: int,
+    fine: Decimal,
+    details: dict[str, Any],
+    tier: int | None = None,
+    final: bool = True,
+    recheck_at: datetime | None = None,
+) -> Breach:
+    """A breach with its responsible agent and the evidence every rule records: the rule's
+    own ``details``, the last agent message before the deadline and the watermarks."""
+    who = attribute(evidence.conversation(), deadline, evidence.calendar)
+    return Breach(
+        subject=subject,
+        deadline=deadline,
+        agent=who.agent,
+        shift=who.shift,
+        tier=tier,
+        points=points,
+        fine=fine,
+        final=final,
+        recheck_at=recheck_at,
+        evidence={
+            **details,
+            "last_agent_message": record.message(who.last_agent_message),
+            "watermarks": record.watermarks(evidence.watermarks),
+        },
+    )

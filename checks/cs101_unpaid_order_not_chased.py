@@ -38,10 +38,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from checks import evidence_record as record
-from checks.attribution import attribute
+from checks.attribution import attributed_breach
 from checks.evidence import Evidence
 from checks.options import RuleOptions
-from checks.subject import Breach, Outcome, Pending, Satisfied, Subject, Undecidable
+from checks.subject import Outcome, Pending, Satisfied, Subject, Undecidable
 from connectors.model import Order, OrderStatus
 
 CODE = "CS101"
@@ -121,26 +121,20 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
             )
             continue
 
-        who = attribute(conversation, deadline, evidence.calendar)
         outcomes.append(
-            Breach(
-                subject=subject,
-                deadline=deadline,
-                agent=who.agent,
-                shift=who.shift,
-                tier=None,
+            attributed_breach(
+                subject,
+                deadline,
+                evidence,
                 points=options.points,
                 fine=options.fine,
-                final=True,
-                evidence={
+                details={
                     "order": {
                         "id": order_id,
                         "created_at": record.instant(created_at),
                         "versions": [record.order_version(v) for v in versions],
                     },
                     "within_seconds": options.within.total_seconds(),
-                    "last_agent_message": record.message(who.last_agent_message),
-                    "watermarks": record.watermarks(evidence.watermarks),
                 },
             )
         )

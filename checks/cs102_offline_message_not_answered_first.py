@@ -42,10 +42,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from checks import evidence_record as record
-from checks.attribution import attribute
+from checks.attribution import attributed_breach
 from checks.evidence import Evidence
 from checks.options import RuleOptions
-from checks.subject import Breach, Outcome, Pending, Satisfied, Subject, Undecidable
+from checks.subject import Outcome, Pending, Satisfied, Subject, Undecidable
 from connectors.model import Message
 
 CODE = "CS102"
@@ -144,25 +144,21 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
         recheck = None
         if not final:
             recheck = deadline + options.tier_limits[tier - 1] + timedelta(microseconds=1)
-        who = attribute(conversation, deadline, evidence.calendar)
         outcomes.append(
-            Breach(
-                subject=subject,
-                deadline=deadline,
-                agent=who.agent,
-                shift=who.shift,
+            attributed_breach(
+                subject,
+                deadline,
+                evidence,
                 tier=tier,
                 points=options.tier_points[tier - 1],
                 fine=options.fine,
                 final=final,
                 recheck_at=recheck,
-                evidence={
+                details={
                     "episode": record.messages(episode.messages),
                     "reply": record.message(reply) if answered else None,
                     "lateness_seconds": lateness.total_seconds(),
                     "within_seconds": options.within.total_seconds(),
-                    "last_agent_message": record.message(who.last_agent_message),
-                    "watermarks": record.watermarks(evidence.watermarks),
                 },
             )
         )

@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from checks import evidence_record as record
-from checks.attribution import attribute
+from checks.attribution import attributed_breach
 from checks.evidence import Evidence
 from checks.options import RuleOptions
-from checks.subject import Breach, Outcome, Pending, Satisfied, Subject, Undecidable
+from checks.subject import Outcome, Pending, Satisfied, Subject, Undecidable
 from connectors.model import Order
 
 CODE = "CS103"
@@ -90,7 +90,6 @@ def _decide(
 
 def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
     outcomes: list[Outcome] = []
-    conversation = evidence.conversation()
     for order_id, versions in evidence.versions_by_order().items():
         trigger = next((v for v in versions if v.paid_at and v.has_buyer_message), None)
         if trigger is None or trigger.paid_at is None:
@@ -107,18 +106,14 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
                 Undecidable(subject=subject, deadline=deadline, reason="no_version_before_deadline")
             )
         else:
-            who = attribute(conversation, deadline, evidence.calendar)
             outcomes.append(
-                Breach(
-                    subject=subject,
-                    deadline=deadline,
-                    agent=who.agent,
-                    shift=who.shift,
-                    tier=None,
+                attributed_breach(
+                    subject,
+                    deadline,
+                    evidence,
                     points=options.points,
                     fine=options.fine,
-                    final=True,
-                    evidence={
+                    details={
                         "order": {
                             "id": order_id,
                             "paid_at": record.instant(trigger.paid_at),
@@ -128,8 +123,6 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
                         "first_deadline": record.instant(first_deadline),
                         "extended_to_shift_end": deadline != first_deadline,
                         "state_at_deadline": record.order_version(state) if state else None,
-                        "last_agent_message": record.message(who.last_agent_message),
-                        "watermarks": record.watermarks(evidence.watermarks),
                     },
                 )
             )
