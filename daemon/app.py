@@ -7,7 +7,9 @@ pollers, evaluators); a reload builds a new one and swaps it in only if it start
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from importlib import metadata
@@ -15,6 +17,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,6 +37,8 @@ from daemon.store.engine import create_engine
 from daemon.store.repository import ObservationStore
 
 log = structlog.get_logger("shopwatch")
+
+EVALUATE_JOB = "evaluate"
 
 SourceFactory = Callable[[StreamSettings], OrderSource | ChatSource]
 
@@ -89,6 +94,9 @@ class Daemon:
         self.runner: web.AppRunner | None = None
         self.ready = False
         self.listening: tuple[str, int] | None = None
+        self._jobs: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self._evaluating: dict[str, asyncio.Lock] = {}
 
     # ---- life cycle ----
 
@@ -161,9 +169,14 @@ class Daemon:
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
+        self.scheduler.add_listener(self._job_skipped, EVENT_JOB_MAX_INSTANCES)
         self._schedule(self.watch)
         self.scheduler.start()
         self.ready = True
+
+    def _job_skipped(self, event: JobSubmissionEvent) -> None:
+        # Normal during a long backfill: the next run starts when this one is done.
+        self.metrics.jobs_skipped.labels(event.job_id.split(":", 1)[0]).inc()
 
     def _schedule(self, watch: Watch) -> None:
         assert self.scheduler is not None
@@ -182,7 +195,7 @@ class Daemon:
             self.tick,
             "interval",
             seconds=watch.settings.evaluation_interval.total_seconds(),
-            id="evaluate",
+            id=EVALUATE_JOB,
             next_run_time=now,
             replace_existing=True,
         )
@@ -200,9 +213,16 @@ class Daemon:
         )
 
     async def stop(self) -> None:
+        """Stop scheduling, cancel the jobs in flight and wait for them, then close the
+        listener, the sources and the database, in that order."""
         self.ready = False
+        self._stopping = True
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        running = [task for task in self._jobs if task is not asyncio.current_task()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         if self.runner is not None:
             await self.runner.cleanup()
         if self.watch is not None:
@@ -229,11 +249,18 @@ class Daemon:
     # ---- jobs ----
 
     async def _poll_job(self, poller: StreamPoller) -> None:
-        try:
-            await poller.poll()
-        except Exception as error:  # a bug or a database error: keep serving other shops
-            self.metrics.poll_error(poller.shop, poller.stream, error)
-            log.exception("poll crashed", shop=poller.shop, stream=poller.stream.value)
+        """A scheduled poll; on new evidence the shop is evaluated at once, not at the next
+        tick — unless an evaluation of that shop is already running (it will see the data)."""
+        async with self._job():
+            try:
+                moved = await poller.poll()
+            except Exception as error:  # a bug or a database error: keep serving other shops
+                self.metrics.poll_error(poller.shop, poller.stream, error)
+                log.exception("poll crashed", shop=poller.shop, stream=poller.stream.value)
+                return
+            lock = self._evaluating.setdefault(poller.shop, asyncio.Lock())
+            if moved and self.scheduler is not None and not lock.locked():
+                await self._evaluate(poller.shop)
 
     async def poll_all(self) -> None:
         assert self.watch is not None
@@ -241,12 +268,38 @@ class Daemon:
             await self._poll_job(poller)
 
     async def tick(self) -> None:
+        """The periodic evaluation of every shop (deadlines pass without new data too)."""
         assert self.watch is not None
-        for shop, evaluator in self.watch.evaluators.items():
+        async with self._job():
+            for shop in list(self.watch.evaluators):
+                await self._evaluate(shop)
+
+    async def _evaluate(self, shop: str) -> None:
+        assert self.watch is not None
+        evaluator = self.watch.evaluators.get(shop)
+        if evaluator is None:
+            return
+        async with self._evaluating.setdefault(shop, asyncio.Lock()):
             try:
                 await evaluator.tick()
             except Exception:
                 log.exception("evaluation crashed", shop=shop)
+
+    @contextlib.asynccontextmanager
+    async def _job(self) -> AsyncIterator[None]:
+        """Track a running job so ``stop`` can cancel it and wait for it: a job cut off
+        mid-transaction must hand its connection back before the engine is disposed."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._jobs.add(task)
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # Cancelled by stop(): end quietly so the scheduler logs no error.
+        finally:
+            self._jobs.discard(task)
 
     # ---- state for HTTP and systemd ----
 

@@ -49,6 +49,9 @@ def configure(*, level: str = "INFO", json: bool | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Chatty libraries: their INFO lines are per request or per job run.
-    for name in ("aiohttp.access", "apscheduler.executors", "apscheduler.scheduler", "httpx"):
+    for name in ("aiohttp.access", "apscheduler.executors", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Its warnings are "skipped: previous run still going", counted in
+    # shopwatch_jobs_skipped_total instead of a log line per occurrence.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -165,6 +165,14 @@ class Metrics:
             ["shop", "agent"],
             registry=r,
         )
+        self.jobs_skipped = Counter(
+            "shopwatch_jobs_skipped",
+            "Scheduled runs skipped because the previous run of the job was still going.",
+            ["task"],
+            registry=r,
+        )
+        for task in ("poll", "evaluate"):
+            self.jobs_skipped.labels(task)
         self.agent_score = Gauge(
             "shopwatch_agent_score", "Month-to-date score per agent.", ["agent"], registry=r
         )
