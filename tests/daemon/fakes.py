@@ -58,13 +58,15 @@ def settings_for(
     tmp_path: Path,
     *,
     database_url: str,
-    base_url: str = "http://127.0.0.1:1",
+    base_url: str | dict[str, str] = "http://127.0.0.1:1",
     extra: str = "",
     shops: tuple[str, ...] = ("s",),
     settle: str = "60s",
     backfill: str = "24h",
 ) -> Settings:
-    """A small config with day 08:30–17:30 (a1, a2) and night 17:30–24:00 (a3)."""
+    """A small config with day 08:30–17:30 (a1, a2) and night 17:30–24:00 (a3).
+    ``base_url`` may map shop ids to their own shop API."""
+    urls = base_url if isinstance(base_url, dict) else dict.fromkeys(shops, base_url)
     token = tmp_path / "token"
     token.write_text("test-token")
     shop_tables = "".join(
@@ -73,14 +75,14 @@ def settings_for(
 id = "{shop}"
 [shops.orders]
 kind = "generic"
-base_url = "{base_url}"
+base_url = "{urls[shop]}"
 token_file = "token"
 poll_interval = "30s"
 backfill = "{backfill}"
 settle = "{settle}"
 [shops.chat]
 kind = "generic"
-base_url = "{base_url}"
+base_url = "{urls[shop]}"
 token_file = "token"
 poll_interval = "30s"
 backfill = "{backfill}"

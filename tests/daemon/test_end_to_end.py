@@ -183,3 +183,34 @@ async def test_a_failing_stream_holds_back_decisions(
             assert await daemon.ledger.find() == []
         finally:
             await daemon.stop()
+
+
+async def test_a_shop_whose_credentials_are_refused_does_not_stop_the_others(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    clock.set(local(clock.now(), "10:05"))
+    world = World()
+    expected = story(world, clock.now())
+    async with simulator(world) as good, simulator(World(), token="another-token") as bad:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+        settings = settings_for(
+            tmp_path, database_url=url, base_url={"good": good, "bad": bad}, shops=("good", "bad")
+        )
+        daemon = Daemon(settings, clock=clock)
+        try:
+            await run_once(daemon)
+            assert summary(await daemon.ledger.find(shop="good")) == expected
+            registry = daemon.metrics.registry
+            for stream in ("orders", "chat"):
+                labels = {"shop": "bad", "stream": stream}
+                assert registry.get_sample_value("shopwatch_stream_auth_failed", labels) == 1
+                assert registry.get_sample_value("shopwatch_stream_up", labels) == 0
+                assert (
+                    registry.get_sample_value(
+                        "shopwatch_poll_errors_total", {**labels, "reason": "auth"}
+                    )
+                    == 1
+                )
+            assert "bad/orders" in daemon.status_line()
+        finally:
+            await daemon.stop()
