@@ -31,6 +31,7 @@ from daemon.http import Api, make_app
 from daemon.ledger import Ledger
 from daemon.metrics import Metrics
 from daemon.poller import StreamPoller
+from daemon.scorecard import load_scorecard
 from daemon.settings import Settings, StreamSettings
 from daemon.store import migrate
 from daemon.store.engine import create_engine
@@ -39,6 +40,8 @@ from daemon.store.repository import ObservationStore
 log = structlog.get_logger("shopwatch")
 
 EVALUATE_JOB = "evaluate"
+SCORE_INTERVAL = 60.0
+"""How often the month-to-date scores behind shopwatch_agent_score are recomputed."""
 
 SourceFactory = Callable[[StreamSettings], OrderSource | ChatSource]
 
@@ -152,6 +155,7 @@ class Daemon:
             clock=self.clock,
             readiness=self.readiness,
             api_token=self._api_token,
+            settings=lambda: self.settings,
         )
         self.runner = web.AppRunner(make_app(api, self.metrics.registry), access_log=None)
         await self.runner.setup()
@@ -191,6 +195,14 @@ class Daemon:
                 next_run_time=now,
                 replace_existing=True,
             )
+        self.scheduler.add_job(
+            self.publish_scores,
+            "interval",
+            seconds=SCORE_INTERVAL,
+            id="score",
+            next_run_time=now,
+            replace_existing=True,
+        )
         self.scheduler.add_job(
             self.tick,
             "interval",
@@ -284,6 +296,21 @@ class Daemon:
                 await evaluator.tick()
             except Exception:
                 log.exception("evaluation crashed", shop=shop)
+
+    async def publish_scores(self) -> None:
+        """Month-to-date scores as ``shopwatch_agent_score{agent}``, computed here so a
+        scrape never touches the database."""
+        async with self._job():
+            month = self.clock.now().astimezone(self.settings.timezone).strftime("%Y-%m")
+            try:
+                card = await load_scorecard(self.engine, self.settings, month, now=self.clock.now())
+            except Exception:
+                log.exception("scorecard failed", month=month)
+                return
+            for row in card["agents"]:
+                self.metrics.agent_score.labels(self.metrics.agent_label(row["agent"])).set(
+                    row["score"]
+                )
 
     @contextlib.asynccontextmanager
     async def _job(self) -> AsyncIterator[None]:

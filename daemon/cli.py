@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -163,18 +164,103 @@ def cmd_violations(args: argparse.Namespace) -> int:
                 _print_violations(rows, args.format)
             elif args.action == "show":
                 print(json.dumps(await ledger.get(args.id), ensure_ascii=False, indent=2))
+            elif args.action == "add":
+                from daemon.scorecard import record_manual_violation
+
+                added = await record_manual_violation(
+                    ledger,
+                    settings,
+                    code=args.code,
+                    agent=args.agent,
+                    at=datetime.fromisoformat(args.at).astimezone(UTC),
+                    note=args.note,
+                    now=now,
+                    by=args.by,
+                    points=args.points,
+                    fine=Decimal(args.fine) if args.fine else None,
+                )
+                print(f"violation {added['id']} recorded: {added['rule']} {added['points']} points")
             else:
                 status = "waived" if args.action == "waive" else "confirmed"
                 result = await ledger.set_status(
                     args.id, status, by=args.by, reason=args.reason or "", now=now
                 )
                 print(f"violation {result['id']} is now {result['status']}")
-        except LedgerError as exc:
+        except (LedgerError, ValueError) as exc:
             print(f"shopwatch: {exc}", file=sys.stderr)
             return 1
         return 0
 
     return _run_async(_with_engine(settings, work))
+
+
+def _print_block(text: str) -> None:
+    print(text, end="" if text.endswith("\n") else "\n")
+
+
+def cmd_scorecard(args: argparse.Namespace) -> int:
+    from daemon import scorecard
+
+    settings = _settings(args.config)
+
+    async def work(engine: Any) -> int:
+        now = datetime.now(UTC)
+        try:
+            if args.action == "bonus":
+                result = await scorecard.add_bonus(
+                    engine,
+                    settings,
+                    agent=args.agent,
+                    code=args.code,
+                    day=args.day,
+                    by=args.by,
+                    reason=args.reason,
+                    points=args.points,
+                    now=now,
+                )
+                print(
+                    f"bonus {result['id']}: {result['agent']} +{result['points']}", result["code"]
+                )
+            elif args.action == "adjust":
+                result = await scorecard.set_adjustment(
+                    engine,
+                    settings,
+                    agent=args.agent,
+                    month=args.month,
+                    value=args.value,
+                    by=args.by,
+                    reason=args.reason,
+                    now=now,
+                )
+                print(
+                    f"adjustment for {result['agent']} in {result['month']}: {result['value']:+d}"
+                )
+            else:
+                card = await scorecard.load_scorecard(engine, settings, args.month, now=now)
+                _print_block(scorecard.render(card, args.format))
+        except ValueError as exc:
+            print(f"shopwatch: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    return _run_async(_with_engine(settings, work))
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from daemon.replay import render_replay, replay
+
+    current, other = _settings(args.current), _settings(args.config)
+
+    async def work(engine: Any) -> int:
+        try:
+            result = await replay(engine, current, other, args.month, now=datetime.now(UTC))
+        except ValueError as exc:
+            print(f"shopwatch: {exc}", file=sys.stderr)
+            return 1
+        _print_block(render_replay(result))
+        return 0
+
+    return _run_async(_with_engine(current, work))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -216,9 +302,37 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("id", type=int)
         p.add_argument("--by", required=True, help="the supervisor's name")
         p.add_argument("--reason", required=action == "waive")
+    vadd = vsub.add_parser("add", help="record a catalogue violation by hand")
+    vadd.add_argument("--code", required=True, help="a catalogue code (config/policy.toml)")
+    vadd.add_argument("--agent")
+    vadd.add_argument("--at", required=True, help="when it happened, RFC 3339")
+    vadd.add_argument("--points", type=int)
+    vadd.add_argument("--fine")
+    vadd.add_argument("--note")
+    vadd.add_argument("--by", required=True, help="the supervisor's name")
     for p in vsub.choices.values():
         p.add_argument("--config", default=DEFAULT_CONFIG)
     violations.set_defaults(func=cmd_violations)
+
+    score = sub.add_parser("scorecard", help="monthly scorecards, bonuses and adjustments")
+    score.add_argument("action", nargs="?", choices=["show", "bonus", "adjust"], default="show")
+    score.add_argument("--month", help="YYYY-MM (show, adjust)")
+    score.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    score.add_argument("--agent")
+    score.add_argument("--code", help="a bonus code of the catalogue (bonus)")
+    score.add_argument("--day", help="YYYY-MM-DD the bonus was earned (bonus)")
+    score.add_argument("--points", type=int, help="within the catalogue's range (bonus)")
+    score.add_argument("--value", type=int, help="-5 … +5 (adjust)")
+    score.add_argument("--by", help="the supervisor's name")
+    score.add_argument("--reason")
+    score.add_argument("--config", default=DEFAULT_CONFIG)
+    score.set_defaults(func=cmd_scorecard)
+
+    replay = sub.add_parser("replay", help="what another config would have recorded")
+    replay.add_argument("--config", required=True, help="the other policy's config file")
+    replay.add_argument("--month", required=True, help="YYYY-MM")
+    replay.add_argument("--current", default=DEFAULT_CONFIG, help="the running config")
+    replay.set_defaults(func=cmd_replay)
     return parser
 
 

@@ -19,12 +19,13 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 
 from connectors.errors import BadResponse
 from connectors.wire import parse_instant
+from daemon import scorecard
 from daemon.clock import Clock
 from daemon.ledger import STATUSES, Ledger, LedgerError, NotFound
+from daemon.settings import Settings
 
 Readiness = Callable[[], tuple[bool, dict[str, Any]]]
 TokenReader = Callable[[], str | None]
-Scorecard = Callable[[str], Awaitable[dict[str, Any]]]
 
 
 def _bad_request(message: str) -> web.HTTPBadRequest:
@@ -46,13 +47,13 @@ class Api:
         clock: Clock,
         readiness: Readiness,
         api_token: TokenReader,
-        scorecard: Scorecard | None = None,
+        settings: Callable[[], Settings],
     ) -> None:
         self.ledger = ledger
         self.clock = clock
         self.readiness = readiness
         self.api_token = api_token
-        self.scorecard_fn = scorecard
+        self.settings = settings
 
     def _authorize(self, request: web.Request) -> None:
         expected = self.api_token()
@@ -116,35 +117,36 @@ class Api:
         return body
 
     async def add_violation(self, request: web.Request) -> web.Response:
+        """A supervisor's manual entry (SPEC §6), checked against the catalogue."""
         self._authorize(request)
         body = await self._body(request)
         rule = body.get("rule")
         if not isinstance(rule, str) or not rule.strip():
-            raise _bad_request("rule: required, a catalogue code such as M201 or a rule code")
+            raise _bad_request("rule: required, a catalogue code such as M201")
         at = body.get("at")
         if not isinstance(at, str):
             raise _bad_request("at: required, an RFC 3339 time")
-        points = body.get("points", 0)
-        if isinstance(points, bool) or not isinstance(points, int):
+        points = body.get("points")
+        if points is not None and (isinstance(points, bool) or not isinstance(points, int)):
             raise _bad_request("points: expected a whole number")
-        try:
-            fine = Decimal(str(body.get("fine", 0)))
-        except InvalidOperation:
-            raise _bad_request("fine: expected a number") from None
-        agent = body.get("agent")
-        if agent is not None and not isinstance(agent, str):
-            raise _bad_request("agent: expected a string or null")
-        note = body.get("note")
-        violation = await self.ledger.add_manual(
-            shop=body.get("shop") if isinstance(body.get("shop"), str) else None,
-            rule=rule.strip(),
-            agent=agent,
+        fine = None
+        if body.get("fine") is not None:
+            try:
+                fine = Decimal(str(body["fine"]))
+            except InvalidOperation:
+                raise _bad_request("fine: expected a number") from None
+        violation = await scorecard.record_manual_violation(
+            self.ledger,
+            self.settings(),
+            code=rule.strip(),
+            agent=_optional_text(body, "agent"),
             at=_instant(at, "at"),
+            note=_optional_text(body, "note"),
+            now=self.clock.now(),
+            by=_optional_text(body, "by"),
+            shop=_optional_text(body, "shop"),
             points=points,
             fine=fine,
-            note=note if isinstance(note, str) else None,
-            by=body.get("by") if isinstance(body.get("by"), str) else None,
-            now=self.clock.now(),
         )
         return web.json_response(violation, status=201)
 
@@ -178,17 +180,82 @@ class Api:
         return await self._transition(request, "confirmed")
 
     async def scorecard(self, request: web.Request) -> web.Response:
-        if self.scorecard_fn is None:
-            raise web.HTTPNotImplemented(text="scorecards are not available")
-        month = request.query.get("month", "")
-        try:
-            return web.json_response(await self.scorecard_fn(month))
-        except ValueError as exc:
-            raise _bad_request(f"month: {exc}") from None
+        card = await scorecard.load_scorecard(
+            self.ledger.engine,
+            self.settings(),
+            request.query.get("month", ""),
+            now=self.clock.now(),
+        )
+        return web.json_response(card)
+
+    async def add_bonus(self, request: web.Request) -> web.Response:
+        """``{agent, code, day, by, reason[, points]}``: a catalogue bonus."""
+        self._authorize(request)
+        body = await self._body(request)
+        bonus = await scorecard.add_bonus(
+            self.ledger.engine,
+            self.settings(),
+            agent=_text(body, "agent"),
+            code=_text(body, "code"),
+            day=_text(body, "day"),
+            by=_text(body, "by"),
+            reason=_text(body, "reason"),
+            points=body.get("points"),
+            now=self.clock.now(),
+        )
+        return web.json_response(bonus, status=201)
+
+    async def set_adjustment(self, request: web.Request) -> web.Response:
+        """``{agent, month, value, by, reason}``: the supervisor's −5…+5 for a month."""
+        self._authorize(request)
+        body = await self._body(request)
+        value = body.get("value")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _bad_request("value: expected a whole number from -5 to 5")
+        result = await scorecard.set_adjustment(
+            self.ledger.engine,
+            self.settings(),
+            agent=_text(body, "agent"),
+            month=_text(body, "month"),
+            value=value,
+            by=_text(body, "by"),
+            reason=_text(body, "reason"),
+            now=self.clock.now(),
+        )
+        return web.json_response(result)
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise _bad_request(f"{key}: required")
+    return value
+
+
+def _optional_text(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise _bad_request(f"{key}: expected a string or null")
+    return value
+
+
+@web.middleware
+async def _errors_as_json(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Refusals of the scorecard and the ledger become 400/404/409 with the reason."""
+    try:
+        return await handler(request)
+    except scorecard.NotFound as exc:
+        raise web.HTTPNotFound(
+            text=json.dumps({"error": str(exc)}), content_type="application/json"
+        ) from None
+    except ValueError as exc:  # ScorecardError and a malformed month are ValueErrors
+        raise _bad_request(str(exc)) from None
 
 
 def make_app(api: Api, registry: CollectorRegistry) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[_errors_as_json])
     app.router.add_get("/metrics", make_aiohttp_handler(registry))
     app.router.add_get("/healthz", api.healthz)
     app.router.add_get("/readyz", api.readyz)
@@ -198,4 +265,6 @@ def make_app(api: Api, registry: CollectorRegistry) -> web.Application:
     app.router.add_post("/api/violations/{id}/waive", api.waive)
     app.router.add_post("/api/violations/{id}/confirm", api.confirm)
     app.router.add_get("/api/scorecard", api.scorecard)
+    app.router.add_post("/api/bonuses", api.add_bonus)
+    app.router.add_post("/api/adjustments", api.set_adjustment)
     return app

@@ -168,3 +168,72 @@ undecidable_subjects = Table(
     Column("deadline", UTCDateTime, nullable=False),
     Column("decided_at", UTCDateTime, nullable=False),
 )
+
+alert_notices = Table(
+    "alert_notices",
+    metadata,
+    # What shopwatch has told a receiver, so a restart neither re-announces nor forgets.
+    # One row per (receiver, kind, subject): receiver is "alertmanager" (all URLs share it)
+    # or a webhook's name; kind is "violation" or "at_risk".
+    Column("receiver", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("shop", String(64), primary_key=True),
+    Column("rule", String(16), primary_key=True),
+    Column("subject_id", String(128), primary_key=True),
+    Column("tier", SmallInteger),  # the highest tier announced (escalating rules)
+    Column("deadline", UTCDateTime, nullable=False),  # a new deadline is a new warning
+    Column("starts_at", UTCDateTime, nullable=False),  # Alertmanager startsAt, kept stable
+    Column("active_until", UTCDateTime, nullable=False),  # fire / try delivery until then
+    Column("notice", JSON, nullable=False),  # the rendered notice, re-sent after a restart
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),  # last successful delivery; NULL = not delivered yet
+    Column("closed_at", UTCDateTime),  # needs no more sending: resolved, delivered, given up
+    Index(None, "closed_at"),
+)
+
+# ---- performance management (scorecard): bonuses, supervisor adjustments, their audit ----
+# A month is "YYYY-MM" and a day "YYYY-MM-DD", both in the shop's timezone: they are the
+# supervisor's calendar, not instants.
+
+bonuses = Table(
+    "bonuses",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent", String(128), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("code", String(16), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("by", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Index(None, "month", "agent"),
+)
+
+score_adjustments = Table(
+    "score_adjustments",
+    metadata,
+    Column("agent", String(128), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("value", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("by", String(128), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+scorecard_events = Table(
+    "scorecard_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("agent", String(128), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("entity", String(16), nullable=False),
+    Column("bonus_id", Integer, ForeignKey("bonuses.id")),
+    Column("action", String(16), nullable=False),
+    Column("by", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Index(None, "month", "agent"),
+)

@@ -214,3 +214,82 @@ async def test_a_shop_whose_credentials_are_refused_does_not_stop_the_others(
             assert "bad/orders" in daemon.status_line()
         finally:
             await daemon.stop()
+
+
+async def test_scorecard_through_the_api_and_the_score_metric(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    clock.set(local(clock.now(), "10:05"))
+    world = World()
+    story(world, clock.now())
+    async with simulator(world) as base_url:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+        daemon = Daemon(settings_for(tmp_path, database_url=url, base_url=base_url), clock=clock)
+        auth = {"Authorization": "Bearer test-token"}
+        try:
+            await run_once(daemon)
+            await daemon.publish_scores()
+            # a1 answers for o-1 (CS101, 2 points): 80 − 2 = 78 month to date.
+            assert (
+                daemon.metrics.registry.get_sample_value("shopwatch_agent_score", {"agent": "a1"})
+                == 78
+            )
+            host, port = await daemon.serve_http()
+            base = f"http://{host}:{port}"
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{base}/api/scorecard", params={"month": "2026-11"}) as r:
+                    card = await r.json()
+                assert card["month"] == "2026-11"
+                a1 = next(a for a in card["agents"] if a["agent"] == "a1")
+                assert {
+                    k: a1[k]
+                    for k in (
+                        "score",
+                        "grade",
+                        "points_deducted",
+                        "bonus",
+                        "adjustment",
+                        "pay_adjustment",
+                        "fines",
+                    )
+                } == {
+                    "score": 78,
+                    "grade": "C",
+                    "points_deducted": 2,
+                    "bonus": 0,
+                    "adjustment": 0,
+                    "pay_adjustment": -20,
+                    "fines": 5,
+                }
+                async with http.get(f"{base}/api/scorecard", params={"month": "11/2026"}) as r:
+                    assert r.status == 400 and "YYYY-MM" in (await r.json())["error"]
+                adjustment = {
+                    "agent": "a1",
+                    "month": "2026-11",
+                    "value": 2,
+                    "by": "Chen",
+                    "reason": "covered the night shift",
+                }
+                async with http.post(f"{base}/api/adjustments", json=adjustment) as r:
+                    assert r.status == 401
+                async with http.post(f"{base}/api/adjustments", json=adjustment, headers=auth) as r:
+                    assert r.status == 200
+                async with http.post(
+                    f"{base}/api/adjustments", headers=auth, json={**adjustment, "value": 9}
+                ) as r:
+                    assert r.status == 400
+                manual = {
+                    "rule": "M201",
+                    "agent": "a2",
+                    "at": "2026-11-02T09:00:00+08:00",
+                    "note": "late to the shift",
+                }
+                async with http.post(f"{base}/api/violations", json=manual, headers=auth) as r:
+                    assert r.status == 201
+                    assert (await r.json())["source"] == "manual"
+                async with http.get(f"{base}/api/scorecard", params={"month": "2026-11"}) as r:
+                    card = await r.json()
+                scores = {a["agent"]: a["score"] for a in card["agents"]}
+                assert scores["a1"] == 80 and scores["a2"] < 80
+        finally:
+            await daemon.stop()

@@ -1,0 +1,349 @@
+"""Inquiry conversion (询单转化率, policy 1 奖励): who turned questions into paid orders.
+
+Definitions (SPEC §4, made precise here):
+
+- An **inquiry** is a (agent, shop, buyer, local day): the agent sent at least one agent
+  message (human, not auto) to the buyer that day. Its *first answer* is the first such
+  message. A buyer two agents answered on one day is an inquiry of each.
+- An inquiry is **converted** when an order of that buyer was paid within
+  ``[first answer, first answer + window]`` [window = 24 h]. Orders paid before the answer
+  do not count: the agent did not convert them.
+- **Converted sales** credit each paid order once, so commission is never paid twice: to
+  the inquiry (among those the payment converted) whose agent wrote to the buyer last at or
+  before the payment — the agent who closed the sale; ties go to the later first answer,
+  then the agent id.
+- The monthly **conversion rate** is converted ÷ inquiries over the month's days; the
+  **commission** is converted sales × 1 % below the threshold [70 %], × 1.5 % at or above.
+- A day is **final** once its window has closed on complete data: local end of day +
+  window ≤ min(now, every stream's watermark). Until then the day, and its month, is
+  *provisional*: a payment may still arrive, or be read late.
+- The monthly **top agent** has the most converted sales (``top_by``, or the highest rate);
+  ties share the place; nobody is top with zero. The award is 50 CNY, 100 for the second
+  month in a row, 200 from the third (``top_awards``).
+
+Known limits: an order refunded after payment still counts; amounts of different
+currencies are added as they are (shops sell in one currency).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connectors.model import Direction
+from daemon.policy import ConversionPolicy, Month, local_midnight
+from daemon.settings import Settings
+from daemon.store.tables import messages, order_versions, stream_state
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentReply:
+    """One agent message (human) to a buyer."""
+
+    shop: str
+    buyer_id: str
+    agent: str
+    sent_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Payment:
+    shop: str
+    buyer_id: str
+    order_id: str
+    paid_at: datetime
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Inquiry:
+    agent: str
+    shop: str
+    buyer_id: str
+    day: date
+    first_answer: datetime
+
+
+@dataclass(slots=True, kw_only=True)
+class AgentConversion:
+    """An agent's conversion over one month."""
+
+    agent: str
+    inquiries: int = 0
+    converted: int = 0
+    converted_sales: Decimal = Decimal(0)
+    commission_rate: Decimal = Decimal(0)
+    commission: Decimal = Decimal(0)
+    final: bool = True
+    top: bool = False
+    months_on_top: int = 0
+    top_award: Decimal = Decimal(0)
+    days: dict[date, tuple[int, int]] = field(default_factory=dict)
+    """(inquiries, converted) per local day that had inquiries."""
+
+    @property
+    def rate(self) -> Decimal | None:
+        if not self.inquiries:
+            return None
+        return Decimal(self.converted) / Decimal(self.inquiries)
+
+    def as_json(self) -> dict[str, object]:
+        rate = self.rate
+        return {
+            "inquiries": self.inquiries,
+            "converted": self.converted,
+            "rate": None if rate is None else float(rate.quantize(Decimal("0.0001"))),
+            "converted_sales": json_number(self.converted_sales),
+            "commission_rate": json_number(self.commission_rate),
+            "commission": json_number(self.commission),
+            "top_agent": self.top,
+            "months_on_top": self.months_on_top,
+            "top_award": json_number(self.top_award),
+            "status": "final" if self.final else "provisional",
+        }
+
+
+@dataclass(kw_only=True)
+class MonthConversion:
+    """Every agent's conversion in one month; ``final`` once the month's last window closed."""
+
+    month: Month
+    final: bool
+    agents: dict[str, AgentConversion]
+
+    def of(self, agent: str) -> AgentConversion:
+        """The agent's entry; an agent without inquiries has an empty one."""
+        return self.agents.get(agent) or AgentConversion(agent=agent, final=self.final)
+
+
+def json_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def inquiries(replies: Iterable[AgentReply], timezone: ZoneInfo) -> list[Inquiry]:
+    """One inquiry per (agent, shop, buyer, local day), at its first answer."""
+    first: dict[tuple[str, str, str, date], datetime] = {}
+    for reply in replies:
+        key = (reply.agent, reply.shop, reply.buyer_id, reply.sent_at.astimezone(timezone).date())
+        if key not in first or reply.sent_at < first[key]:
+            first[key] = reply.sent_at
+    return [
+        Inquiry(agent=a, shop=s, buyer_id=b, day=d, first_answer=t)
+        for (a, s, b, d), t in sorted(first.items(), key=lambda item: (item[1], item[0]))
+    ]
+
+
+def _credit(
+    payment: Payment,
+    candidates: Sequence[Inquiry],
+    last_reply: Mapping[tuple[str, str, str], list[datetime]],
+) -> Inquiry:
+    """The inquiry a payment's sale is credited to: its agent wrote last before paying."""
+
+    def closing(inquiry: Inquiry) -> tuple[datetime, datetime, str]:
+        times = last_reply.get((inquiry.agent, inquiry.shop, inquiry.buyer_id), [])
+        last = max((t for t in times if t <= payment.paid_at), default=inquiry.first_answer)
+        return last, inquiry.first_answer, inquiry.agent
+
+    return max(candidates, key=closing)
+
+
+def monthly_conversion(
+    *,
+    month: Month,
+    timezone: ZoneInfo,
+    replies: Sequence[AgentReply],
+    payments: Sequence[Payment],
+    policy: ConversionPolicy,
+    complete_until: datetime,
+) -> MonthConversion:
+    """Each agent's conversion in ``month``: a pure function of the observed replies and
+    payments. ``replies`` should reach back one window before the month (a payment early in
+    the month may belong to an inquiry of the month before) and ``payments`` one window past
+    its end."""
+    window = policy.window
+    all_inquiries = inquiries(replies, timezone)
+    by_buyer: dict[tuple[str, str], list[Inquiry]] = defaultdict(list)
+    for inquiry in all_inquiries:
+        by_buyer[(inquiry.shop, inquiry.buyer_id)].append(inquiry)
+    reply_times: dict[tuple[str, str, str], list[datetime]] = defaultdict(list)
+    for reply in replies:
+        reply_times[(reply.agent, reply.shop, reply.buyer_id)].append(reply.sent_at)
+
+    converted: set[Inquiry] = set()
+    sales: dict[Inquiry, Decimal] = defaultdict(Decimal)
+    for payment in payments:
+        candidates = [
+            i
+            for i in by_buyer.get((payment.shop, payment.buyer_id), [])
+            if i.first_answer <= payment.paid_at <= i.first_answer + window
+        ]
+        if not candidates:
+            continue
+        converted.update(candidates)
+        sales[_credit(payment, candidates, reply_times)] += payment.amount
+
+    month_days = set(month.days())
+    result: dict[str, AgentConversion] = {}
+    for inquiry in all_inquiries:
+        if inquiry.day not in month_days:
+            continue
+        entry = result.setdefault(inquiry.agent, AgentConversion(agent=inquiry.agent))
+        was_converted = inquiry in converted
+        entry.inquiries += 1
+        entry.converted += was_converted
+        entry.converted_sales += sales.get(inquiry, Decimal(0))
+        asked, won = entry.days.get(inquiry.day, (0, 0))
+        entry.days[inquiry.day] = (asked + 1, won + was_converted)
+
+    month_final = day_final(month.days()[-1], timezone, window, complete_until)
+    for entry in result.values():
+        entry.commission_rate = policy.commission_rate(entry.rate)
+        entry.commission = (entry.converted_sales * entry.commission_rate).quantize(
+            CENT, rounding=ROUND_HALF_UP
+        )
+        entry.final = month_final
+    return MonthConversion(month=month, final=month_final, agents=result)
+
+
+def day_final(day: date, timezone: ZoneInfo, window: timedelta, complete_until: datetime) -> bool:
+    """A day's conversion is final once its last window has closed on complete data."""
+    return local_midnight(day + timedelta(days=1), timezone) + window <= complete_until
+
+
+def top_agents(month: MonthConversion, policy: ConversionPolicy) -> frozenset[str]:
+    """The month's first place (ties share it); nobody with nothing converted."""
+
+    def value(entry: AgentConversion) -> Decimal:
+        if policy.top_by == "conversion_rate":
+            return entry.rate or Decimal(0)
+        return entry.converted_sales
+
+    best = max((value(e) for e in month.agents.values()), default=Decimal(0))
+    if best <= 0:
+        return frozenset()
+    return frozenset(agent for agent, entry in month.agents.items() if value(entry) == best)
+
+
+def award_top(months: Sequence[MonthConversion], policy: ConversionPolicy) -> MonthConversion:
+    """Mark the top agent of the last of ``months`` (oldest first) and its award, which
+    grows with the months in a row on top (as many as ``months`` reaches back)."""
+    tops = [top_agents(m, policy) for m in months]
+    current = months[-1]
+    for agent in tops[-1]:
+        run = 0
+        for month_tops in reversed(tops):
+            if agent not in month_tops:
+                break
+            run += 1
+        entry = current.agents[agent]
+        entry.top = True
+        entry.months_on_top = run
+        entry.top_award = policy.top_award(run)
+    return current
+
+
+# ---- reading the store ----
+
+
+async def complete_until(engine: AsyncEngine, now: datetime, shops: Sequence[str]) -> datetime:
+    """Data is complete up to the oldest watermark of the watched shops' streams (and never
+    past now). A shop no longer in the config does not hold conversion provisional forever."""
+    query = select(stream_state.c.watermark).where(stream_state.c.shop.in_(list(shops)))
+    async with engine.connect() as conn:
+        marks: list[datetime] = list((await conn.execute(query)).scalars())
+    return min([now, *marks])
+
+
+async def read_replies(engine: AsyncEngine, start: datetime, end: datetime) -> list[AgentReply]:
+    query = select(
+        messages.c.shop, messages.c.buyer_id, messages.c.agent_id, messages.c.sent_at
+    ).where(
+        messages.c.direction == Direction.AGENT.value,
+        messages.c.is_auto.is_(False),
+        messages.c.agent_id.is_not(None),
+        messages.c.sent_at >= start,
+        messages.c.sent_at < end,
+    )
+    async with engine.connect() as conn:
+        return [
+            AgentReply(shop=r.shop, buyer_id=r.buyer_id, agent=r.agent_id, sent_at=r.sent_at)
+            for r in await conn.execute(query)
+        ]
+
+
+async def read_payments(engine: AsyncEngine, start: datetime, end: datetime) -> list[Payment]:
+    """Orders paid in ``[start, end)``: the earliest payment time any version reports, and
+    the newest version's amount."""
+    query = (
+        select(
+            order_versions.c.shop,
+            order_versions.c.order_id,
+            order_versions.c.buyer_id,
+            order_versions.c.paid_at,
+            order_versions.c.amount,
+            order_versions.c.updated_at,
+        )
+        .where(
+            and_(
+                order_versions.c.paid_at.is_not(None),
+                order_versions.c.paid_at >= start,
+                order_versions.c.paid_at < end,
+            )
+        )
+        .order_by(order_versions.c.updated_at)
+    )
+    found: dict[tuple[str, str], Payment] = {}
+    async with engine.connect() as conn:
+        for row in await conn.execute(query):
+            key = (row.shop, row.order_id)
+            earlier = found.get(key)
+            paid_at = row.paid_at if earlier is None else min(earlier.paid_at, row.paid_at)
+            found[key] = Payment(
+                shop=row.shop,
+                buyer_id=row.buyer_id,
+                order_id=row.order_id,
+                paid_at=paid_at,
+                amount=Decimal(row.amount),
+            )
+    return list(found.values())
+
+
+async def load_conversion(
+    engine: AsyncEngine,
+    settings: Settings,
+    month: Month,
+    policy: ConversionPolicy,
+    *,
+    now: datetime | None = None,
+) -> MonthConversion:
+    """Each agent's conversion in ``month`` with the top-agent award, from the stored
+    messages and order versions. Reads as many months back as the award streak needs."""
+    now = now or datetime.now(UTC)
+    tz = settings.timezone
+    months = [month.plus(-back) for back in reversed(range(len(policy.top_awards)))]
+    window = policy.window
+    replies = await read_replies(engine, months[0].start(tz) - window, month.end(tz) + window)
+    payments = await read_payments(engine, months[0].start(tz), month.end(tz) + window)
+    until = await complete_until(engine, now, [shop.id for shop in settings.shops])
+    results = [
+        monthly_conversion(
+            month=m,
+            timezone=tz,
+            replies=replies,
+            payments=payments,
+            policy=policy,
+            complete_until=until,
+        )
+        for m in months
+    ]
+    return award_top(results, policy)
