@@ -17,13 +17,14 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from daemon.durations import parse_duration
 from daemon.settings import ConfigError, Settings
+from daemon.toml_table import TomlTable
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "config" / "policy.toml"
 POLICY_FILE_NAME = "policy.toml"
@@ -301,50 +302,9 @@ class Policy:
 
 # ---- reading the file ----
 
-T = TypeVar("T")
-_MISSING: Any = object()
 
-
-class _Table:
-    """A TOML table being read; keys left unread are errors."""
-
-    def __init__(self, data: Any, path: str, source: str) -> None:
-        if not isinstance(data, Mapping):
-            raise PolicyError(source, path, "expected a table")
-        self.data, self.path, self.source = data, path, source
-        self.used: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def error(self, name: str, message: str) -> PolicyError:
-        return PolicyError(self.source, self.key(name), message)
-
-    def get(self, name: str, convert: Callable[[Any], T], default: Any = _MISSING) -> T:
-        self.used.add(name)
-        if name not in self.data:
-            if default is _MISSING:
-                raise self.error(name, "is required")
-            return default  # type: ignore[no-any-return]
-        try:
-            return convert(self.data[name])
-        except (ValueError, TypeError, InvalidOperation) as exc:
-            raise self.error(name, str(exc)) from None
-
-    def table(self, name: str) -> _Table:
-        self.used.add(name)
-        return _Table(self.data.get(name, {}), self.key(name), self.source)
-
-    def items(self) -> list[tuple[str, _Table]]:
-        return [
-            (name, _Table(value, self.key(name), self.source)) for name, value in self.data.items()
-        ]
-
-    def finish(self) -> None:
-        for name in self.data:
-            if name not in self.used:
-                known = ", ".join(sorted(self.used)) or "none"
-                raise self.error(name, f"unknown key (known here: {known})")
+def _table(data: Any, source: str) -> TomlTable:
+    return TomlTable(data, "", source, PolicyError)
 
 
 def _text(value: Any) -> str:
@@ -422,7 +382,7 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
     return convert
 
 
-def _grades(table: _Table) -> tuple[GradeBand, ...]:
+def _grades(table: TomlTable) -> tuple[GradeBand, ...]:
     raw = table.data.get("grades")
     table.used.add("grades")
     if raw is None:
@@ -431,7 +391,7 @@ def _grades(table: _Table) -> tuple[GradeBand, ...]:
         raise table.error("grades", "expected a list of { grade, above | at_least } tables")
     bands = []
     for i, item in enumerate(raw):
-        band = _Table(item, table.key(f"grades[{i}]"), table.source)
+        band = table.child(item, table.key(f"grades[{i}]"))
         grade = band.get("grade", _text)
         above = band.get("above", _amount, None)
         at_least = band.get("at_least", _amount, None)
@@ -446,7 +406,7 @@ def _grades(table: _Table) -> tuple[GradeBand, ...]:
     return tuple(bands)
 
 
-def _score(table: _Table) -> ScorePolicy:
+def _score(table: TomlTable) -> ScorePolicy:
     defaults = ScorePolicy()
     score = ScorePolicy(
         base=table.get("base", _whole, defaults.base),
@@ -467,7 +427,7 @@ def _score(table: _Table) -> ScorePolicy:
     return score
 
 
-def _pay(table: _Table) -> PayPolicy:
+def _pay(table: TomlTable) -> PayPolicy:
     defaults = PayPolicy()
     pay = PayPolicy(
         per_point=table.get("per_point", _amount, defaults.per_point),
@@ -480,7 +440,7 @@ def _pay(table: _Table) -> PayPolicy:
     return pay
 
 
-def _conversion(table: _Table) -> ConversionPolicy:
+def _conversion(table: TomlTable) -> ConversionPolicy:
     defaults = ConversionPolicy()
 
     def window(value: Any) -> timedelta:
@@ -503,7 +463,7 @@ def _conversion(table: _Table) -> ConversionPolicy:
     return conversion
 
 
-def _ladder(name: str, table: _Table) -> Ladder:
+def _ladder(name: str, table: TomlTable) -> Ladder:
     table.get("zh", _text, "")
     codes = table.get("codes", _codes)
     ladder = Ladder(
@@ -524,7 +484,7 @@ def _codes(value: Any) -> tuple[str, ...]:
     return tuple(_code(v) for v in value)
 
 
-def _deduction(code: str, table: _Table) -> Deduction:
+def _deduction(code: str, table: TomlTable) -> Deduction:
     low, high = table.get("points", _points_range)
     entry = Deduction(
         code=code,
@@ -541,7 +501,7 @@ def _deduction(code: str, table: _Table) -> Deduction:
     return entry
 
 
-def _bonus(code: str, table: _Table) -> Bonus:
+def _bonus(code: str, table: TomlTable) -> Bonus:
     low, high = table.get("points", _points_range)
     entry = Bonus(
         code=code,
@@ -555,7 +515,7 @@ def _bonus(code: str, table: _Table) -> Bonus:
     return entry
 
 
-def _catalogue_code(table: _Table, code: str) -> str:
+def _catalogue_code(table: TomlTable, code: str) -> str:
     try:
         _code(code)
     except ValueError as exc:
@@ -566,17 +526,17 @@ def _catalogue_code(table: _Table, code: str) -> str:
 
 
 def parse(data: Mapping[str, Any], source: str) -> Policy:
-    root = _Table(data, "", source)
-    score = _score(root.table("score"))
-    pay = _pay(root.table("pay"))
-    conversion = _conversion(root.table("conversion"))
+    root = _table(data, source)
+    score = _score(root.table("score", required=False))
+    pay = _pay(root.table("pay", required=False))
+    conversion = _conversion(root.table("conversion", required=False))
 
-    deductions_table = root.table("deductions")
+    deductions_table = root.table("deductions", required=False)
     deductions = {
         _catalogue_code(deductions_table, code): _deduction(code, sub)
         for code, sub in deductions_table.items()
     }
-    bonuses_table = root.table("bonuses")
+    bonuses_table = root.table("bonuses", required=False)
     bonuses = {
         _catalogue_code(bonuses_table, code): _bonus(code, sub)
         for code, sub in bonuses_table.items()
@@ -585,7 +545,7 @@ def parse(data: Mapping[str, Any], source: str) -> Policy:
         if code in deductions:
             raise bonuses_table.error(code, "the same code is also a deduction")
 
-    ladders_table = root.table("ladders")
+    ladders_table = root.table("ladders", required=False)
     ladders = tuple(_ladder(name, sub) for name, sub in ladders_table.items())
     seen: dict[str, str] = {}
     for ladder in ladders:
@@ -611,11 +571,11 @@ def parse(data: Mapping[str, Any], source: str) -> Policy:
     )
 
 
-def _duty_escalation(root: _Table, deductions: Mapping[str, Deduction]) -> DutyEscalation | None:
+def _duty_escalation(root: TomlTable, deductions: Mapping[str, Deduction]) -> DutyEscalation | None:
     if "duty_escalation" not in root.data:
         root.used.add("duty_escalation")
         return None
-    table = root.table("duty_escalation")
+    table = root.table("duty_escalation", required=False)
     escalation = DutyEscalation(
         code=table.get("code", _text),
         moderate_codes=table.get("moderate_codes", _count),

@@ -15,9 +15,9 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from checks.business_time import BusinessCalendar, Holiday, Shift
@@ -27,6 +27,9 @@ from connectors import registry as connector_registry
 from connectors.model import Stream
 from connectors.options import OptionError
 from daemon.durations import parse_duration
+from daemon.toml_table import ConfigError, TomlTable
+
+__all__ = ["ConfigError", "Settings", "load", "parse"]
 
 DEFAULT_LISTEN = "127.0.0.1:9310"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -46,76 +49,6 @@ _WEEKDAYS = {
     )
     for name in names
 }
-
-
-class ConfigError(Exception):
-    """A config problem, naming the file and the dotted key."""
-
-    def __init__(self, source: str, key: str, message: str) -> None:
-        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
-        self.source = source
-        self.key = key
-        self.message = message
-
-
-T = TypeVar("T")
-
-
-class _Table:
-    """A TOML table being read: remembers which keys were used, so leftovers are errors."""
-
-    def __init__(self, data: Mapping[str, Any], path: str, source: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(source, path, "expected a table")
-        self.data = data
-        self.path = path
-        self.source = source
-        self.used: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def error(self, name: str, message: str) -> ConfigError:
-        return ConfigError(self.source, self.key(name), message)
-
-    def has(self, name: str) -> bool:
-        return name in self.data
-
-    def raw(self, name: str, default: Any = dataclasses.MISSING) -> Any:
-        self.used.add(name)
-        if name not in self.data:
-            if default is dataclasses.MISSING:
-                raise self.error(name, "is required")
-            return default
-        return self.data[name]
-
-    def get(self, name: str, convert: Callable[[Any], T], default: Any = dataclasses.MISSING) -> T:
-        value = self.raw(name, default)
-        if value is default and default is not dataclasses.MISSING:
-            return typing.cast(T, value)
-        try:
-            return convert(value)
-        except (ValueError, TypeError, InvalidOperation) as exc:
-            raise self.error(name, str(exc)) from None
-
-    def table(self, name: str, *, required: bool = True) -> _Table:
-        value = self.raw(name, dataclasses.MISSING if required else {})
-        return _Table(value, self.key(name), self.source)
-
-    def tables(self, name: str) -> list[_Table]:
-        value = self.raw(name, [])
-        if not isinstance(value, list):
-            raise self.error(name, "expected an array of tables, e.g. [[" + self.key(name) + "]]")
-        return [_Table(item, f"{self.key(name)}[{i}]", self.source) for i, item in enumerate(value)]
-
-    def rest(self) -> dict[str, Any]:
-        return {k: v for k, v in self.data.items() if k not in self.used}
-
-    def finish(self, *, hint: str = "") -> None:
-        for name in self.data:
-            if name not in self.used:
-                known = ", ".join(sorted(self.used))
-                raise self.error(name, f"unknown key (known here: {known}){hint}")
 
 
 # ---- value converters: each raises ValueError/TypeError with a message for people ----
@@ -329,7 +262,7 @@ _COMMON_STREAM_KEYS = {
 }
 
 
-def _stream(table: _Table, stream: Stream, config_dir: Path) -> StreamSettings:
+def _stream(table: TomlTable, stream: Stream, config_dir: Path) -> StreamSettings:
     kind_name = table.get("kind", _string)
     try:
         kind = connector_registry.lookup(kind_name, stream)
@@ -361,7 +294,7 @@ def _stream(table: _Table, stream: Stream, config_dir: Path) -> StreamSettings:
     return dataclasses.replace(settings, secret_files=secret_files)
 
 
-def _shop(table: _Table, config_dir: Path) -> ShopSettings:
+def _shop(table: TomlTable, config_dir: Path) -> ShopSettings:
     shop_id = table.get("id", _string)
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", shop_id):
         raise table.error("id", "use letters, digits, '.', '_' or '-' (at most 64)")
@@ -375,7 +308,7 @@ def _shop(table: _Table, config_dir: Path) -> ShopSettings:
     return shop
 
 
-def _agent(table: _Table) -> AgentSettings:
+def _agent(table: TomlTable) -> AgentSettings:
     agent = AgentSettings(
         id=table.get("id", _string),
         name=table.get("name", _string, ""),
@@ -392,7 +325,7 @@ def _list(value: Any) -> list[Any]:
     return value
 
 
-def _shift(table: _Table, roster: frozenset[str]) -> Shift:
+def _shift(table: TomlTable, roster: frozenset[str]) -> Shift:
     agents = table.get("agents", _strings, ())
     for agent in agents:
         if agent not in roster:
@@ -407,7 +340,7 @@ def _shift(table: _Table, roster: frozenset[str]) -> Shift:
     return shift
 
 
-def _holiday(table: _Table) -> Holiday:
+def _holiday(table: TomlTable) -> Holiday:
     start = table.get("start", _wall_time, None)
     end = table.get("end", _wall_time, None)
     if (start is None) != (end is None):
@@ -439,7 +372,7 @@ def _option_converter(hint: Any) -> Callable[[Any], Any]:
     raise TypeError(f"no converter for option type {hint!r}")
 
 
-def rule_options(options_type: type[RuleOptions], table: _Table) -> RuleOptions:
+def rule_options(options_type: type[RuleOptions], table: TomlTable) -> RuleOptions:
     """Build a rule's options dataclass from its ``[rules.CSxxx]`` table, by field type."""
     hints = typing.get_type_hints(options_type)
     values = {
@@ -456,7 +389,7 @@ def rule_options(options_type: type[RuleOptions], table: _Table) -> RuleOptions:
         raise ConfigError(table.source, table.path, str(exc)) from None
 
 
-def _rules(table: _Table) -> dict[str, RuleOptions]:
+def _rules(table: TomlTable) -> dict[str, RuleOptions]:
     result = {}
     for rule in RULES:
         sub = table.table(rule.code, required=False)
@@ -472,7 +405,7 @@ def _default_database_url() -> str:
 
 
 def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
-    root = _Table(data, "", source)
+    root = TomlTable(data, "", source)
     timezone = root.get("timezone", _zone, ZoneInfo(DEFAULT_TIMEZONE))
 
     database = root.table("database", required=False)
@@ -528,7 +461,7 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
     return settings
 
 
-def _unique(values: list[str], table: _Table, key: str, what: str) -> None:
+def _unique(values: list[str], table: TomlTable, key: str, what: str) -> None:
     seen: set[str] = set()
     for value in values:
         if value in seen:

@@ -1,0 +1,100 @@
+"""Strict reading of a TOML table: every key is either read or an error naming it.
+
+Shared by the daemon's config (:mod:`daemon.settings`) and the policy catalogue
+(:mod:`daemon.policy`), so both files answer a misspelt key the same way: with the file,
+the dotted key and what is known there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Callable, Mapping
+from decimal import InvalidOperation
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A config problem, naming the file and the dotted key."""
+
+    def __init__(self, source: str, key: str, message: str) -> None:
+        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+        self.source = source
+        self.key = key
+        self.message = message
+
+
+class TomlTable:
+    """A TOML table being read: remembers which keys were used, so leftovers are errors.
+
+    ``error`` is the ConfigError subclass raised, so each file's errors say which file."""
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        path: str,
+        source: str,
+        error: type[ConfigError] = ConfigError,
+    ) -> None:
+        if not isinstance(data, Mapping):
+            raise error(source, path, "expected a table")
+        self.data = data
+        self.path = path
+        self.source = source
+        self.error_type = error
+        self.used: set[str] = set()
+
+    def child(self, data: Any, path: str) -> TomlTable:
+        return TomlTable(data, path, self.source, self.error_type)
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def error(self, name: str, message: str) -> ConfigError:
+        return self.error_type(self.source, self.key(name), message)
+
+    def has(self, name: str) -> bool:
+        return name in self.data
+
+    def raw(self, name: str, default: Any = dataclasses.MISSING) -> Any:
+        self.used.add(name)
+        if name not in self.data:
+            if default is dataclasses.MISSING:
+                raise self.error(name, "is required")
+            return default
+        return self.data[name]
+
+    def get(self, name: str, convert: Callable[[Any], T], default: Any = dataclasses.MISSING) -> T:
+        value = self.raw(name, default)
+        if value is default and default is not dataclasses.MISSING:
+            return typing.cast(T, value)
+        try:
+            return convert(value)
+        except (ValueError, TypeError, InvalidOperation) as exc:
+            raise self.error(name, str(exc)) from None
+
+    def table(self, name: str, *, required: bool = True) -> TomlTable:
+        value = self.raw(name, dataclasses.MISSING if required else {})
+        return self.child(value, self.key(name))
+
+    def tables(self, name: str) -> list[TomlTable]:
+        value = self.raw(name, [])
+        if not isinstance(value, list):
+            raise self.error(name, "expected an array of tables, e.g. [[" + self.key(name) + "]]")
+        return [self.child(item, f"{self.key(name)}[{i}]") for i, item in enumerate(value)]
+
+    def items(self) -> list[tuple[str, TomlTable]]:
+        """Every key as a sub-table (for tables keyed by code); all count as read."""
+        self.used.update(self.data)
+        return [(name, self.child(value, self.key(name))) for name, value in self.data.items()]
+
+    def rest(self) -> dict[str, Any]:
+        return {k: v for k, v in self.data.items() if k not in self.used}
+
+    def finish(self, *, hint: str = "") -> None:
+        for name in self.data:
+            if name not in self.used:
+                known = ", ".join(sorted(self.used))
+                raise self.error(name, f"unknown key (known here: {known}){hint}")
