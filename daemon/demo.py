@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 
 import structlog
@@ -69,13 +71,18 @@ async def demo(settings: Settings, config_path: Path) -> int:
     def started(daemon: Daemon) -> None:
         host, port = daemon.listening or settings.listen
         base = f"http://{host}:{port}"
+        token = settings.api_token_file
+        token_path = os.path.relpath(token.resolve()) if token else "(none)"
         print(
             "\nshopwatch demo is running (Ctrl-C stops it).\n"
             f"  simulated shop   http://{SIMULATOR_LISTEN[0]}:{SIMULATOR_LISTEN[1]}\n"
             f"  violations       {base}/api/violations\n"
+            f"  scorecard        {base}/api/scorecard?month="
+            f"{datetime.now(settings.timezone):%Y-%m}\n"
             f"  metrics          {base}/metrics\n"
             f"  readiness        {base}/readyz\n"
-            f"  API write token  {settings.api_token_file}\n",
+            f'  write token      {token_path}  (curl -H "Authorization: Bearer $(cat '
+            f'{token_path})" …)\n',
             flush=True,
         )
 
