@@ -25,6 +25,7 @@ from checks.registry import RULES
 from connectors import registry as connector_registry
 from connectors.base import ChatSource, OrderSource
 from connectors.model import Stream
+from daemon.alerts import AlertListener, build_alert_listener
 from daemon.clock import Clock, SystemClock
 from daemon.evaluator import EvaluationListener, ShopEvaluator
 from daemon.http import Api, make_app
@@ -65,11 +66,14 @@ class Watch:
     settings: Settings
     pollers: list[StreamPoller] = field(default_factory=list)
     evaluators: dict[str, ShopEvaluator] = field(default_factory=dict)
+    alerts: AlertListener | None = None
 
     def new_data(self, shop: str, stream: Stream, records: Sequence[Any]) -> None:
         self.evaluators[shop].new_data(stream, records)
 
     async def close(self) -> None:
+        if self.alerts is not None:
+            await self.alerts.aclose()
         for poller in reversed(self.pollers):
             await poller.source.aclose()
 
@@ -115,6 +119,10 @@ class Daemon:
         self.metrics.roster = settings.roster
         self.metrics.declare(shops=[s.id for s in settings.shops], rules=[r.code for r in RULES])
         watch = Watch(settings=settings)
+        watch.alerts = build_alert_listener(
+            settings, settings.alerts, engine=self.engine, metrics=self.metrics, clock=self.clock
+        )
+        listeners = [*self.listeners, *([watch.alerts] if watch.alerts else [])]
         try:
             for shop in settings.shops:
                 pollers: dict[Stream, StreamPoller] = {}
@@ -140,7 +148,7 @@ class Daemon:
                     metrics=self.metrics,
                     clock=self.clock,
                     pollers=pollers,
-                    listeners=self.listeners,
+                    listeners=listeners,
                 )
                 watch.evaluators[shop.id] = evaluator
         except BaseException:

@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+if typing.TYPE_CHECKING:
+    from daemon.alerts.config import AlertSettings
+
 from checks.business_time import BusinessCalendar, Holiday, Shift
 from checks.options import RuleOptions
 from checks.registry import RULES
@@ -27,9 +30,10 @@ from connectors import registry as connector_registry
 from connectors.model import Stream
 from connectors.options import OptionError
 from daemon.durations import parse_duration
+from daemon.secrets import resolve_secret_path, secret_reader
 from daemon.toml_table import ConfigError, TomlTable
 
-__all__ = ["ConfigError", "Settings", "load", "parse"]
+__all__ = ["ConfigError", "Settings", "load", "parse", "resolve_secret_path"]
 
 DEFAULT_LISTEN = "127.0.0.1:9310"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -148,26 +152,6 @@ def _zone(value: Any) -> ZoneInfo:
         raise ValueError(f"{value!r} is not an IANA time zone such as Asia/Shanghai") from None
 
 
-# ---- secrets ----
-
-
-def resolve_secret_path(name: str, config_dir: Path) -> Path:
-    """A bare name is a systemd credential (``LoadCredential=``); anything else a path."""
-    if "/" not in name and os.environ.get("CREDENTIALS_DIRECTORY"):
-        return Path(os.environ["CREDENTIALS_DIRECTORY"]) / name
-    path = Path(name)
-    return path if path.is_absolute() else config_dir / path
-
-
-def secret_reader(path: Path) -> Callable[[], str]:
-    """Read the secret at each use, so a rotated file is picked up without a restart."""
-
-    def read() -> str:
-        return path.read_text(encoding="utf-8").strip()
-
-    return read
-
-
 # ---- the settings ----
 
 
@@ -231,7 +215,7 @@ class Settings:
     shifts: tuple[Shift, ...]
     holidays: tuple[Holiday, ...]
     rules: Mapping[str, RuleOptions]
-    alerts: Mapping[str, Any] = field(default_factory=dict)
+    alerts: AlertSettings = field(default_factory=lambda: _alerts_module().AlertSettings())
 
     @property
     def roster(self) -> frozenset[str]:
@@ -398,6 +382,14 @@ def _rules(table: TomlTable) -> dict[str, RuleOptions]:
     return result
 
 
+def _alerts_module() -> Any:
+    # daemon.alerts builds on this module (its listener takes a Settings), so its config
+    # part is imported when a config is read rather than at import time.
+    from daemon.alerts import config
+
+    return config
+
+
 def _default_database_url() -> str:
     state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
     directory = Path(state) if state else Path.cwd()
@@ -436,7 +428,7 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
     _unique([s.name for s in shifts], root, "shifts", "shift name")
     holidays = tuple(_holiday(t) for t in root.tables("holidays"))
     rules = _rules(root.table("rules", required=False))
-    alerts = root.raw("alerts", {})
+    alerts = _alerts_module().parse_alerts(root.raw("alerts", {}), source, config_dir)
     root.finish()
 
     settings = Settings(
@@ -491,4 +483,7 @@ def missing_secrets(settings: Settings) -> list[str]:
                     problems.append(f"shops.{shop.id}.{stream.stream.value}.{key}: {path}")
     if settings.api_token_file and not os.access(settings.api_token_file, os.R_OK):
         problems.append(f"http.api_token_file: {settings.api_token_file}")
+    for key, path in settings.alerts.secret_files():
+        if not os.access(path, os.R_OK):
+            problems.append(f"{key}: {path}")
     return problems

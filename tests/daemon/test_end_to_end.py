@@ -293,3 +293,48 @@ async def test_scorecard_through_the_api_and_the_score_metric(
                 assert scores["a1"] == 80 and scores["a2"] < 80
         finally:
             await daemon.stop()
+
+
+async def test_new_violations_reach_alertmanager_through_the_config(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    received: list[dict[str, object]] = []
+
+    async def alerts(request: web.Request) -> web.Response:
+        received.extend(await request.json())
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/api/v2/alerts", alerts)
+    alertmanager = TestServer(app, host="127.0.0.1")
+    await alertmanager.start_server()
+    clock.set(local(clock.now(), "10:05"))
+    world = World()
+    expected = story(world, clock.now())
+    try:
+        async with simulator(world) as base_url:
+            url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+            am_url = str(alertmanager.make_url("")).rstrip("/")
+            settings = settings_for(
+                tmp_path,
+                database_url=url,
+                base_url=base_url,
+                extra=f'[alerts]\nalertmanager_urls = ["{am_url}"]\n',
+            )
+            daemon = Daemon(settings, clock=clock)
+            try:
+                await run_once(daemon)
+                assert daemon.watch is not None and daemon.watch.alerts is not None
+                await daemon.watch.alerts.drain()
+            finally:
+                await daemon.stop()
+    finally:
+        await alertmanager.close()
+    violations = [a for a in received if a["labels"]["alertname"] == "ShopwatchViolation"]  # type: ignore[index]
+    assert {a["labels"]["subject"] for a in violations} == set(expected)  # type: ignore[index]
+    first = violations[0]
+    assert first["labels"]["team"] == "customer-service"  # type: ignore[index]
+    assert "startsAt" in first and "endsAt" in first
