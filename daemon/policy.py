@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.durations import parse_duration
 from daemon.settings import ConfigError, Settings
-from daemon.toml_table import TomlTable
+from daemon.toml_table import TomlTable, amount, boolean
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "config" / "policy.toml"
 POLICY_FILE_NAME = "policy.toml"
@@ -313,12 +313,6 @@ def _text(value: Any) -> str:
     return value.strip()
 
 
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError("expected true or false")
-    return value
-
-
 def _whole(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("expected a whole number")
@@ -332,17 +326,8 @@ def _count(value: Any) -> int:
     return result
 
 
-def _amount(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise TypeError("expected a number")
-    result = Decimal(str(value))
-    if not result.is_finite() or result < 0:
-        raise ValueError("expected a finite number ≥ 0")
-    return result
-
-
 def _fraction(value: Any) -> Decimal:
-    result = _amount(value)
+    result = amount(value)
     if result > 1:
         raise ValueError("expected a fraction between 0 and 1, e.g. 0.7 for 70 %")
     return result
@@ -351,7 +336,7 @@ def _fraction(value: Any) -> Decimal:
 def _amounts(value: Any) -> tuple[Decimal, ...]:
     if not isinstance(value, list) or not value:
         raise TypeError("expected a non-empty list of numbers")
-    return tuple(_amount(v) for v in value)
+    return tuple(amount(v) for v in value)
 
 
 def _points_range(value: Any) -> tuple[int, int]:
@@ -393,8 +378,8 @@ def _grades(table: TomlTable) -> tuple[GradeBand, ...]:
     for i, item in enumerate(raw):
         band = table.child(item, table.key(f"grades[{i}]"))
         grade = band.get("grade", _text)
-        above = band.get("above", _amount, None)
-        at_least = band.get("at_least", _amount, None)
+        above = band.get("above", amount, None)
+        at_least = band.get("at_least", amount, None)
         if (above is None) == (at_least is None):
             raise band.error("above", "give exactly one of above (>) or at_least (≥)")
         band.finish()
@@ -417,7 +402,7 @@ def _score(table: TomlTable) -> ScorePolicy:
         dismissal_below=table.get("dismissal_below", _whole, defaults.dismissal_below),
         last_place_below=table.get("last_place_below", _whole, defaults.last_place_below),
         last_place_months=table.get("last_place_months", _count, defaults.last_place_months),
-        last_place_only=table.get("last_place_only", _flag, defaults.last_place_only),
+        last_place_only=table.get("last_place_only", boolean, defaults.last_place_only),
     )
     table.finish()
     if score.cap < score.base:
@@ -430,8 +415,8 @@ def _score(table: TomlTable) -> ScorePolicy:
 def _pay(table: TomlTable) -> PayPolicy:
     defaults = PayPolicy()
     pay = PayPolicy(
-        per_point=table.get("per_point", _amount, defaults.per_point),
-        limit=table.get("limit", _amount, defaults.limit),
+        per_point=table.get("per_point", amount, defaults.per_point),
+        limit=table.get("limit", amount, defaults.limit),
         probation_months=table.get("probation_months", _whole, defaults.probation_months),
     )
     table.finish()
@@ -470,7 +455,7 @@ def _ladder(name: str, table: TomlTable) -> Ladder:
         name=name,
         codes=codes,
         fines=table.get("fines", _amounts),
-        growth=table.get("growth", _amount, Decimal(1)),
+        growth=table.get("growth", amount, Decimal(1)),
         withhold_pay_from=table.get("withhold_pay_from", _count, None),
         dismissal_from=table.get("dismissal_from", _count, None),
     )
@@ -493,9 +478,9 @@ def _deduction(code: str, table: TomlTable) -> Deduction:
         points_min=low,
         points_max=high,
         severity=table.get("severity", _choice(SEVERITIES)),
-        fine=table.get("fine", _amount, Decimal(0)),
-        compensation=table.get("compensation", _flag, False),
-        derived=table.get("derived", _flag, False),
+        fine=table.get("fine", amount, Decimal(0)),
+        compensation=table.get("compensation", boolean, False),
+        derived=table.get("derived", boolean, False),
     )
     table.finish()
     return entry

@@ -29,9 +29,17 @@ from checks.registry import RULES
 from connectors import registry as connector_registry
 from connectors.model import Stream
 from connectors.options import OptionError
-from daemon.durations import parse_duration
 from daemon.secrets import resolve_secret_path, secret_reader
-from daemon.toml_table import ConfigError, TomlTable
+from daemon.toml_table import (
+    ConfigError,
+    TomlTable,
+    amount,
+    boolean,
+    duration,
+    positive_duration,
+    text,
+    whole_number,
+)
 
 __all__ = ["ConfigError", "Settings", "load", "parse", "resolve_secret_path"]
 
@@ -56,46 +64,6 @@ _WEEKDAYS = {
 
 
 # ---- value converters: each raises ValueError/TypeError with a message for people ----
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("expected a non-empty string")
-    return value
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError("expected true or false")
-    return value
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise TypeError("expected a whole number ≥ 0")
-    return value
-
-
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise TypeError("expected a number")
-    result = Decimal(str(value))
-    if not result.is_finite() or result < 0:
-        raise ValueError("expected a finite number ≥ 0")
-    return result
-
-
-def _duration(value: Any) -> timedelta:
-    if not isinstance(value, str):
-        raise TypeError('expected a duration string such as "30s", "60m" or "24h"')
-    return parse_duration(value)
-
-
-def _positive_duration(value: Any) -> timedelta:
-    result = _duration(value)
-    if result <= timedelta(0):
-        raise ValueError("must be longer than 0s")
-    return result
 
 
 def _wall_time(value: Any) -> time:
@@ -138,16 +106,16 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 def _listen(value: Any) -> tuple[str, int]:
-    text = _string(value)
-    host, sep, port = text.rpartition(":")
+    given = text(value)
+    host, sep, port = given.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ValueError(f'{text!r} is not host:port, e.g. "127.0.0.1:9310"')
+        raise ValueError(f'{given!r} is not host:port, e.g. "127.0.0.1:9310"')
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def _zone(value: Any) -> ZoneInfo:
     try:
-        return ZoneInfo(_string(value))
+        return ZoneInfo(text(value))
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"{value!r} is not an IANA time zone such as Asia/Shanghai") from None
 
@@ -247,7 +215,7 @@ _COMMON_STREAM_KEYS = {
 
 
 def _stream(table: TomlTable, stream: Stream, config_dir: Path) -> StreamSettings:
-    kind_name = table.get("kind", _string)
+    kind_name = table.get("kind", text)
     try:
         kind = connector_registry.lookup(kind_name, stream)
     except OptionError as exc:
@@ -255,13 +223,13 @@ def _stream(table: TomlTable, stream: Stream, config_dir: Path) -> StreamSetting
     settings = StreamSettings(
         stream=stream,
         kind=kind_name,
-        base_url=table.get("base_url", _string),
-        token_file=resolve_secret_path(table.get("token_file", _string), config_dir),
-        poll_interval=table.get("poll_interval", _positive_duration, timedelta(seconds=30)),
-        backfill=table.get("backfill", _duration, timedelta(hours=24)),
-        settle=table.get("settle", _duration, timedelta(seconds=60)),
-        timeout=table.get("timeout", _positive_duration, timedelta(seconds=30)),
-        page_size=table.get("page_size", _integer, 500),
+        base_url=table.get("base_url", text),
+        token_file=resolve_secret_path(table.get("token_file", text), config_dir),
+        poll_interval=table.get("poll_interval", positive_duration, timedelta(seconds=30)),
+        backfill=table.get("backfill", duration, timedelta(hours=24)),
+        settle=table.get("settle", duration, timedelta(seconds=60)),
+        timeout=table.get("timeout", positive_duration, timedelta(seconds=30)),
+        page_size=table.get("page_size", whole_number, 500),
         extra={k: v for k, v in table.rest().items() if k not in _COMMON_STREAM_KEYS},
         secret_files={},
     )
@@ -279,12 +247,12 @@ def _stream(table: TomlTable, stream: Stream, config_dir: Path) -> StreamSetting
 
 
 def _shop(table: TomlTable, config_dir: Path) -> ShopSettings:
-    shop_id = table.get("id", _string)
+    shop_id = table.get("id", text)
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", shop_id):
         raise table.error("id", "use letters, digits, '.', '_' or '-' (at most 64)")
     shop = ShopSettings(
         id=shop_id,
-        name=table.get("name", _string, shop_id),
+        name=table.get("name", text, shop_id),
         orders=_stream(table.table("orders"), Stream.ORDERS, config_dir),
         chat=_stream(table.table("chat"), Stream.CHAT, config_dir),
     )
@@ -294,8 +262,8 @@ def _shop(table: TomlTable, config_dir: Path) -> ShopSettings:
 
 def _agent(table: TomlTable) -> AgentSettings:
     agent = AgentSettings(
-        id=table.get("id", _string),
-        name=table.get("name", _string, ""),
+        id=table.get("id", text),
+        name=table.get("name", text, ""),
         hired=table.get("hired", _date, None),
         days_off=table.get("days_off", _weekdays, frozenset()),
     )
@@ -315,7 +283,7 @@ def _shift(table: TomlTable, roster: frozenset[str]) -> Shift:
         if agent not in roster:
             raise table.error("agents", f"{agent!r} is not in the [[agents]] roster")
     shift = Shift(
-        name=table.get("name", _string),
+        name=table.get("name", text),
         start=table.get("start", _wall_time),
         end=table.get("end", _wall_time),
         agents=agents,
@@ -332,7 +300,7 @@ def _holiday(table: TomlTable) -> Holiday:
     agents = table.get("agents", _strings, None)
     holiday = Holiday(
         day=table.get("date", _date),
-        name=table.get("name", _string, "holiday"),
+        name=table.get("name", text, "holiday"),
         start=start,
         end=end,
         agents=agents,
@@ -343,13 +311,13 @@ def _holiday(table: TomlTable) -> Holiday:
 
 def _option_converter(hint: Any) -> Callable[[Any], Any]:
     if hint is bool:
-        return _boolean
+        return boolean
     if hint is int:
-        return _integer
+        return whole_number
     if hint is Decimal:
-        return _decimal
+        return amount
     if hint is timedelta:
-        return _duration
+        return duration
     if typing.get_origin(hint) is tuple:
         item = _option_converter(typing.get_args(hint)[0])
         return lambda value: tuple(item(v) for v in _list(value))
@@ -401,17 +369,17 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
     timezone = root.get("timezone", _zone, ZoneInfo(DEFAULT_TIMEZONE))
 
     database = root.table("database", required=False)
-    database_url = database.get("url", _string, _default_database_url())
+    database_url = database.get("url", text, _default_database_url())
     database.finish()
 
     http = root.table("http", required=False)
     listen = http.get("listen", _listen, _listen(DEFAULT_LISTEN))
-    api_token = http.get("api_token_file", _string, None)
+    api_token = http.get("api_token_file", text, None)
     http.finish()
 
     evaluation = root.table("evaluation", required=False)
-    evaluation_interval = evaluation.get("interval", _positive_duration, timedelta(seconds=10))
-    horizon = evaluation.get("horizon", _positive_duration, timedelta(days=3))
+    evaluation_interval = evaluation.get("interval", positive_duration, timedelta(seconds=10))
+    horizon = evaluation.get("horizon", positive_duration, timedelta(days=3))
     evaluation.finish()
 
     agent_tables = root.tables("agents")

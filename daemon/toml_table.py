@@ -10,8 +10,11 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Callable, Mapping
-from decimal import InvalidOperation
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
+
+from daemon.durations import parse_duration
 
 T = TypeVar("T")
 
@@ -98,3 +101,48 @@ class TomlTable:
             if name not in self.used:
                 known = ", ".join(sorted(self.used))
                 raise self.error(name, f"unknown key (known here: {known}){hint}")
+
+
+# ---- value converters: each raises ValueError/TypeError with a message for people ----
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected a non-empty string")
+    return value
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("expected true or false")
+    return value
+
+
+def whole_number(value: Any) -> int:
+    """A whole number ≥ 0 (true and false are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError("expected a whole number ≥ 0")
+    return value
+
+
+def amount(value: Any) -> Decimal:
+    """A number ≥ 0, kept exact (money, points, rates)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError("expected a number")
+    result = Decimal(str(value))
+    if not result.is_finite() or result < 0:
+        raise ValueError("expected a finite number ≥ 0")
+    return result
+
+
+def duration(value: Any) -> timedelta:
+    if not isinstance(value, str):
+        raise TypeError('expected a duration string such as "30s", "60m" or "24h"')
+    return parse_duration(value)
+
+
+def positive_duration(value: Any) -> timedelta:
+    result = duration(value)
+    if result <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return result

@@ -20,9 +20,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from daemon.durations import parse_duration
 from daemon.secrets import resolve_secret_path
-from daemon.toml_table import ConfigError, TomlTable
+from daemon.toml_table import (
+    ConfigError,
+    TomlTable,
+    boolean,
+    positive_duration,
+    text,
+    whole_number,
+)
 
 WEBHOOK_KINDS = ("json", "dingtalk", "wecom")
 ALERTMANAGER = "alertmanager"
@@ -82,42 +88,15 @@ class AlertSettings:
         return files
 
 
-# ---- value converters (the same messages as daemon.settings gives for its keys) ----
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("expected a non-empty string")
-    return value
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError("expected true or false")
-    return value
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise TypeError("expected a whole number ≥ 0")
-    return value
-
-
-def _positive_duration(value: Any) -> timedelta:
-    if not isinstance(value, str):
-        raise TypeError('expected a duration string such as "30s", "60m" or "24h"')
-    result = parse_duration(value)
-    if result <= timedelta(0):
-        raise ValueError("must be longer than 0s")
-    return result
+# ---- value converters of this table's own keys ----
 
 
 def _http_url(value: Any) -> str:
-    text = _string(value).strip().rstrip("/")
-    parts = urlsplit(text)
+    given = text(value).strip().rstrip("/")
+    parts = urlsplit(given)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{text!r} is not an http(s) URL such as http://127.0.0.1:9093")
-    return text
+        raise ValueError(f"{given!r} is not an http(s) URL such as http://127.0.0.1:9093")
+    return given
 
 
 def _urls(value: Any) -> tuple[str, ...]:
@@ -138,21 +117,21 @@ def _kind(value: Any) -> str:
 
 
 def _name(value: Any) -> str:
-    text = _string(value)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,48}", text):
+    given = text(value)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,48}", given):
         raise ValueError("use letters, digits, '.', '_' or '-' (at most 48)")
-    return text
+    return given
 
 
 def _timeout(value: Any) -> timedelta:
-    result = _positive_duration(value)
+    result = positive_duration(value)
     if result > MAX_TIMEOUT:
         raise ValueError("at most 60s: a slow receiver must not hold notices back")
     return result
 
 
 def _retries(value: Any) -> int:
-    result = _integer(value)
+    result = whole_number(value)
     if result > MAX_RETRIES:
         raise ValueError(f"at most {MAX_RETRIES}")
     return result
@@ -160,13 +139,13 @@ def _retries(value: Any) -> int:
 
 def _webhook(table: TomlTable, index: int, config_dir: Path) -> WebhookSettings:
     kind = table.get("kind", _kind)
-    secret = table.get("secret_file", _string, None)
+    secret = table.get("secret_file", text, None)
     if secret is not None and kind != "dingtalk":
         raise table.error("secret_file", "only a dingtalk robot signs its requests")
     hook = WebhookSettings(
         name=table.get("name", _name, f"{kind}-{index + 1}"),
         kind=kind,
-        url_file=resolve_secret_path(table.get("url_file", _string), config_dir),
+        url_file=resolve_secret_path(table.get("url_file", text), config_dir),
         secret_file=resolve_secret_path(secret, config_dir) if secret else None,
         timeout=table.get("timeout", _timeout, timedelta(seconds=5)),
         retries=table.get("retries", _retries, 3),
@@ -185,9 +164,9 @@ def parse_alerts(raw: Mapping[str, Any], source: str, config_dir: Path) -> Alert
         alertmanager_timeout=table.get(
             "alertmanager_timeout", _timeout, defaults.alertmanager_timeout
         ),
-        resend_interval=table.get("resend_interval", _positive_duration, defaults.resend_interval),
-        firing_for=table.get("firing_for", _positive_duration, defaults.firing_for),
-        warn_at_risk=table.get("warn_at_risk", _boolean, defaults.warn_at_risk),
+        resend_interval=table.get("resend_interval", positive_duration, defaults.resend_interval),
+        firing_for=table.get("firing_for", positive_duration, defaults.firing_for),
+        warn_at_risk=table.get("warn_at_risk", boolean, defaults.warn_at_risk),
         external_url=table.get("external_url", _http_url, None),
         dashboard_url=table.get("dashboard_url", _http_url, None),
         webhooks=tuple(
