@@ -165,7 +165,7 @@ def cmd_violations(args: argparse.Namespace) -> int:
             elif args.action == "show":
                 print(json.dumps(await ledger.get(args.id), ensure_ascii=False, indent=2))
             elif args.action == "add":
-                from daemon.scorecard import record_manual_violation
+                from daemon.score_entries import record_manual_violation
 
                 added = await record_manual_violation(
                     ledger,
@@ -199,7 +199,7 @@ def _print_block(text: str) -> None:
 
 
 def cmd_scorecard(args: argparse.Namespace) -> int:
-    from daemon import scorecard
+    from daemon import score_entries, scorecard, scorecard_render
 
     settings = _settings(args.config)
 
@@ -207,7 +207,7 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
         now = datetime.now(UTC)
         try:
             if args.action == "bonus":
-                result = await scorecard.add_bonus(
+                result = await score_entries.add_bonus(
                     engine,
                     settings,
                     agent=args.agent,
@@ -222,7 +222,7 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
                     f"bonus {result['id']}: {result['agent']} +{result['points']}", result["code"]
                 )
             elif args.action == "adjust":
-                result = await scorecard.set_adjustment(
+                result = await score_entries.set_adjustment(
                     engine,
                     settings,
                     agent=args.agent,
@@ -237,7 +237,7 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
                 )
             else:
                 card = await scorecard.load_scorecard(engine, settings, args.month, now=now)
-                _print_block(scorecard.render(card, args.format))
+                _print_block(scorecard_render.render(card, args.format))
         except ValueError as exc:
             print(f"shopwatch: {exc}", file=sys.stderr)
             return 1

@@ -19,7 +19,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 
 from connectors.errors import BadResponse
 from connectors.wire import parse_instant
-from daemon import scorecard
+from daemon import score_entries, scorecard
 from daemon.clock import Clock
 from daemon.ledger import STATUSES, Ledger, LedgerError, NotFound
 from daemon.settings import Settings
@@ -135,7 +135,7 @@ class Api:
                 fine = Decimal(str(body["fine"]))
             except InvalidOperation:
                 raise _bad_request("fine: expected a number") from None
-        violation = await scorecard.record_manual_violation(
+        violation = await score_entries.record_manual_violation(
             self.ledger,
             self.settings(),
             code=rule.strip(),
@@ -192,7 +192,7 @@ class Api:
         """``{agent, code, day, by, reason[, points]}``: a catalogue bonus."""
         self._authorize(request)
         body = await self._body(request)
-        bonus = await scorecard.add_bonus(
+        bonus = await score_entries.add_bonus(
             self.ledger.engine,
             self.settings(),
             agent=_text(body, "agent"),
@@ -212,7 +212,7 @@ class Api:
         value = body.get("value")
         if isinstance(value, bool) or not isinstance(value, int):
             raise _bad_request("value: expected a whole number from -5 to 5")
-        result = await scorecard.set_adjustment(
+        result = await score_entries.set_adjustment(
             self.ledger.engine,
             self.settings(),
             agent=_text(body, "agent"),

@@ -39,8 +39,8 @@ from daemon.scorecard import (
     ViolationRecord,
     build_scorecard,
     read_violations,
-    table,
 )
+from daemon.scorecard_render import table
 from daemon.settings import Settings
 from daemon.store.repository import ObservationStore
 

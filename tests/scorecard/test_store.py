@@ -18,16 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from checks.subject import Breach, Subject
 from connectors.model import Direction, OrderStatus, Stream
 from daemon.ledger import Ledger
-from daemon.scorecard import (
-    ScorecardError,
+from daemon.score_entries import (
     add_bonus,
-    load_scorecard,
     record_manual_violation,
-    render,
     revoke_bonus,
     scorecard_audit,
     set_adjustment,
 )
+from daemon.scorecard import (
+    ScorecardError,
+    load_scorecard,
+)
+from daemon.scorecard_render import render
 from daemon.settings import Settings
 from daemon.simulator.world import new_message, new_order
 from daemon.store import migrate
