@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -46,6 +46,14 @@ class OpenItem:
         return now < self.deadline <= now + self.warn_before
 
 
+@dataclass(slots=True)
+class _Found:
+    """What one batch of buyers produced that must be written."""
+
+    breaches: list[Breach] = field(default_factory=list)
+    undecidable: list[Undecidable] = field(default_factory=list)
+
+
 class EvaluationListener(Protocol):
     """Told what a tick found: the alerting side listens here."""
 
@@ -73,6 +81,7 @@ class ShopEvaluator:
         self.settings = settings
         self.calendar = settings.calendar()
         self.rules = settings.enabled_rules()
+        self.roster = settings.roster
         self.store = store
         self.ledger = ledger
         self.metrics = metrics
@@ -135,6 +144,7 @@ class ShopEvaluator:
     ) -> None:
         histories = await self.store.buyer_histories(self.shop, buyers, now - self.settings.horizon)
         spent: dict[str, float] = defaultdict(float)
+        found = _Found()
         for buyer in buyers:
             history = histories[buyer]
             evidence = Evidence(
@@ -145,7 +155,7 @@ class ShopEvaluator:
                 watermarks=marks,
                 now=now,
                 presence=presence,
-                roster=self.settings.roster,
+                roster=self.roster,
             )
             self.open.pop(buyer, None)
             for rule, options in self.rules:
@@ -158,14 +168,16 @@ class ShopEvaluator:
                     continue
                 finally:
                     spent[rule.code] += time.perf_counter() - started
-                await self._apply(buyer, outcomes, options.warn_before, now)
+                self._sort(buyer, outcomes, options.warn_before, found)
             self._observe_replies(buyer, evidence)
         for code, seconds in spent.items():
             self.metrics.evaluation_seconds.labels(code).observe(seconds)
+        await self._record(found, now)
 
-    async def _apply(
-        self, buyer: str, outcomes: list[Outcome], warn_before: timedelta, now: datetime
+    def _sort(
+        self, buyer: str, outcomes: list[Outcome], warn_before: timedelta, found: _Found
     ) -> None:
+        """Keep pending subjects open in memory; collect what must be written."""
         for outcome in outcomes:
             key = (outcome.subject.rule, outcome.subject.id)
             if isinstance(outcome, Pending):
@@ -180,43 +192,43 @@ class ShopEvaluator:
             elif key in self.settled:
                 continue
             elif isinstance(outcome, Breach):
-                await self._record(outcome, now)
+                found.breaches.append(outcome)
                 if outcome.final:
                     self.settled.add(key)
                 elif outcome.recheck_at is not None:
                     self._recheck(buyer, outcome.recheck_at)
             elif isinstance(outcome, Undecidable):
-                if await self.ledger.record_undecidable(self.shop, outcome, now):
-                    self.metrics.undecidable.labels(self.shop, key[0], outcome.reason).inc()
-                    log.info(
-                        "undecidable",
-                        shop=self.shop,
-                        rule=key[0],
-                        subject=key[1],
-                        reason=outcome.reason,
-                    )
+                found.undecidable.append(outcome)
                 self.settled.add(key)
 
-    async def _record(self, breach: Breach, now: datetime) -> None:
-        recorded = await self.ledger.record(self.shop, breach, now)
-        if not (recorded.new or recorded.escalated):
-            return
-        label = (self.shop, breach.subject.rule, self.metrics.agent_label(breach.agent))
-        self.metrics.ledger.add(label, count=int(recorded.new), points=recorded.points_delta)
-        log.info(
-            "violation recorded" if recorded.new else "violation escalated",
-            shop=self.shop,
-            rule=breach.subject.rule,
-            id=recorded.violation_id,
-            subject=breach.subject.id,
-            agent=breach.agent,
-            shift=breach.shift,
-            tier=breach.tier,
-            points=breach.points,
-            deadline=breach.deadline.isoformat(),
-        )
-        for listener in self.listeners:
-            await listener.violation_recorded(self.shop, breach, recorded, now)
+    async def _record(self, found: _Found, now: datetime) -> None:
+        """Write a batch's findings in two transactions, then tell metrics and listeners."""
+        for outcome in await self.ledger.record_undecidable_many(self.shop, found.undecidable, now):
+            rule, subject = outcome.subject.rule, outcome.subject.id
+            self.metrics.undecidable.labels(self.shop, rule, outcome.reason).inc()
+            log.info(
+                "undecidable", shop=self.shop, rule=rule, subject=subject, reason=outcome.reason
+            )
+        recorded_all = await self.ledger.record_many(self.shop, found.breaches, now)
+        for breach, recorded in zip(found.breaches, recorded_all, strict=True):
+            if not (recorded.new or recorded.escalated):
+                continue
+            label = (self.shop, breach.subject.rule, self.metrics.agent_label(breach.agent))
+            self.metrics.ledger.add(label, count=int(recorded.new), points=recorded.points_delta)
+            log.info(
+                "violation recorded" if recorded.new else "violation escalated",
+                shop=self.shop,
+                rule=breach.subject.rule,
+                id=recorded.violation_id,
+                subject=breach.subject.id,
+                agent=breach.agent,
+                shift=breach.shift,
+                tier=breach.tier,
+                points=breach.points,
+                deadline=breach.deadline.isoformat(),
+            )
+            for listener in self.listeners:
+                await listener.violation_recorded(self.shop, breach, recorded, now)
 
     def _recheck(self, buyer: str, at: datetime) -> None:
         current = self.recheck.get(buyer)

@@ -9,6 +9,7 @@ Supervisors move a violation ``open → confirmed | waived``; waiving needs who 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -77,49 +78,76 @@ class Ledger:
         self.engine = engine
 
     async def record(self, shop: str, breach: Breach, now: datetime) -> Recorded:
-        subject = breach.subject
+        return (await self.record_many(shop, [breach], now))[0]
+
+    async def record_many(
+        self, shop: str, breaches: Sequence[Breach], now: datetime
+    ) -> list[Recorded]:
+        """Record a tick's breaches in one transaction: one INSERT for all of them (new ones
+        come back through RETURNING), one for their audit events; a breach already in the
+        ledger is looked at again only if it may escalate (CS102)."""
+        if not breaches:
+            return []
         async with self.engine.begin() as conn:
-            inserted = (
+            rows = [
+                {
+                    "shop": shop,
+                    "rule": b.subject.rule,
+                    "subject_type": b.subject.type,
+                    "subject_id": b.subject.id,
+                    "buyer_id": b.subject.buyer_id,
+                    "agent": b.agent,
+                    "shift": b.shift,
+                    "deadline": b.deadline,
+                    "detected_at": now,
+                    "updated_at": now,
+                    "tier": b.tier,
+                    "points": b.points,
+                    "fine": _money(b.fine),
+                    "status": "open",
+                    "final": b.final,
+                    "source": "rule",
+                    "evidence": b.evidence,
+                }
+                for b in breaches
+            ]
+            stmt = (
+                dialect_insert(conn, violations)
+                .on_conflict_do_nothing()
+                .returning(violations.c.id, violations.c.rule, violations.c.subject_id)
+            )
+            inserted = {(r.rule, r.subject_id): r.id for r in await conn.execute(stmt, rows)}
+            if inserted:
                 await conn.execute(
-                    dialect_insert(conn, violations)
-                    .values(
-                        shop=shop,
-                        rule=subject.rule,
-                        subject_type=subject.type,
-                        subject_id=subject.id,
-                        buyer_id=subject.buyer_id,
-                        agent=breach.agent,
-                        shift=breach.shift,
-                        deadline=breach.deadline,
-                        detected_at=now,
-                        updated_at=now,
-                        tier=breach.tier,
-                        points=breach.points,
-                        fine=_money(breach.fine),
-                        status="open",
-                        final=breach.final,
-                        source="rule",
-                        evidence=breach.evidence,
+                    violation_events.insert(),
+                    [
+                        {
+                            "violation_id": inserted[(b.subject.rule, b.subject.id)],
+                            "at": now,
+                            "action": "recorded",
+                            "by": None,
+                            "reason": None,
+                            "details": {"tier": b.tier, "points": b.points},
+                        }
+                        for b in breaches
+                        if (b.subject.rule, b.subject.id) in inserted
+                    ],
+                )
+            results = []
+            for breach in breaches:
+                key = (breach.subject.rule, breach.subject.id)
+                if key in inserted:
+                    results.append(
+                        Recorded(
+                            violation_id=inserted[key],
+                            new=True,
+                            escalated=False,
+                            points_delta=breach.points,
+                        )
                     )
-                    .on_conflict_do_nothing()
-                    .returning(violations.c.id)
-                )
-            ).first()
-            if inserted is not None:
-                await self._event(
-                    conn,
-                    inserted.id,
-                    now,
-                    "recorded",
-                    details={
-                        "tier": breach.tier,
-                        "points": breach.points,
-                    },
-                )
-                return Recorded(
-                    violation_id=inserted.id, new=True, escalated=False, points_delta=breach.points
-                )
-            return await self._escalate(conn, shop, breach, now)
+                else:
+                    results.append(await self._escalate(conn, shop, breach, now))
+            return results
 
     async def _escalate(
         self, conn: AsyncConnection, shop: str, breach: Breach, now: datetime
@@ -165,21 +193,34 @@ class Ledger:
         return Recorded(violation_id=row.id, new=False, escalated=raises_tier, points_delta=delta)
 
     async def record_undecidable(self, shop: str, outcome: Undecidable, now: datetime) -> bool:
-        """Remember an undecidable subject once; True the first time (so it is counted once)."""
+        return bool(await self.record_undecidable_many(shop, [outcome], now))
+
+    async def record_undecidable_many(
+        self, shop: str, outcomes: Sequence[Undecidable], now: datetime
+    ) -> list[Undecidable]:
+        """Remember undecidable subjects; returns those seen for the first time, so each
+        is counted once however often it is re-evaluated."""
+        if not outcomes:
+            return []
         async with self.engine.begin() as conn:
-            result = await conn.execute(
+            stmt = (
                 dialect_insert(conn, undecidable_subjects)
-                .values(
-                    shop=shop,
-                    rule=outcome.subject.rule,
-                    subject_id=outcome.subject.id,
-                    reason=outcome.reason,
-                    deadline=outcome.deadline,
-                    decided_at=now,
-                )
                 .on_conflict_do_nothing()
+                .returning(undecidable_subjects.c.rule, undecidable_subjects.c.subject_id)
             )
-        return bool(result.rowcount)
+            rows = [
+                {
+                    "shop": shop,
+                    "rule": o.subject.rule,
+                    "subject_id": o.subject.id,
+                    "reason": o.reason,
+                    "deadline": o.deadline,
+                    "decided_at": now,
+                }
+                for o in outcomes
+            ]
+            new = {(r.rule, r.subject_id) for r in await conn.execute(stmt, rows)}
+        return [o for o in outcomes if (o.subject.rule, o.subject.id) in new]
 
     @staticmethod
     async def _event(
