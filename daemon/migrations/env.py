@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from daemon.store.migrate import compare_type
 from daemon.store.tables import metadata
 
 connection = context.config.attributes.get("connection")
@@ -16,7 +17,7 @@ context.configure(
     connection=connection,
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
-    compare_type=True,
+    compare_type=compare_type,
 )
 with context.begin_transaction():
     context.run_migrations()

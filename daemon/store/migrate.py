@@ -8,13 +8,17 @@ migrates at start and ``shopwatch db upgrade`` uses the very same path.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import DateTime, String
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from daemon.store.tables import UTCDateTime
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -23,6 +27,20 @@ def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
+
+
+def compare_type(
+    context: MigrationContext,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_type: Any,
+    metadata_type: Any,
+) -> bool | None:
+    """Alembic's type comparison, told that a :class:`UTCDateTime` column is stored as
+    DATETIME/TIMESTAMP (what the migrations create) even where it binds text (SQLite)."""
+    if isinstance(metadata_type, UTCDateTime):
+        return not isinstance(inspected_type, DateTime | String)
+    return None  # Alembic's own comparison
 
 
 def _upgrade(connection: Connection) -> None:

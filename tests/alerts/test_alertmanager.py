@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from daemon.alerts import build_alert_listener
 from daemon.alerts.alertmanager import rfc3339
 from daemon.metrics import Metrics
+from daemon.store.migrate import compare_type
 from daemon.store.tables import metadata
 from tests.conftest import FakeClock
 from tests.daemon.fakes import settings_for
@@ -321,7 +322,7 @@ async def test_nothing_configured_means_no_listener(tmp_path: Path, clock: FakeC
 
 async def test_the_migration_creates_the_table_as_declared(engine: AsyncEngine) -> None:
     def differences(connection: Any) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": compare_type})
         return [
             diff for diff in compare_metadata(context, metadata) if "alert_notices" in repr(diff)
         ]

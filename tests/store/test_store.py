@@ -178,3 +178,22 @@ async def test_waive_needs_who_and_why_and_keeps_the_trail(engine: AsyncEngine) 
         await ledger.set_status(recorded.violation_id, "confirmed", by="Chen", reason="", now=T0)
     assert [v["id"] for v in await ledger.find(status="waived")] == [recorded.violation_id]
     assert await ledger.find(status="open") == []
+
+
+async def test_the_migrations_create_every_table_as_declared(engine: AsyncEngine) -> None:
+    """Migrations and tables.py never drift apart (types, indexes, keys)."""
+    from typing import Any
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from daemon.store.tables import metadata
+
+    def differences(connection: Any) -> list[Any]:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": migrate.compare_type}
+        )
+        return list(compare_metadata(context, metadata))
+
+    async with engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
