@@ -280,7 +280,10 @@ class Daemon:
                 return
             lock = self._evaluating.setdefault(poller.shop, asyncio.Lock())
             if moved and self.scheduler is not None and not lock.locked():
-                await self._evaluate(poller.shop)
+                # In its own task, so this stream's next poll is not held up by it.
+                task = asyncio.create_task(self._evaluate_soon(poller.shop))
+                self._jobs.add(task)
+                task.add_done_callback(self._jobs.discard)
 
     async def poll_all(self) -> None:
         assert self.watch is not None
@@ -293,6 +296,10 @@ class Daemon:
         async with self._job():
             for shop in list(self.watch.evaluators):
                 await self._evaluate(shop)
+
+    async def _evaluate_soon(self, shop: str) -> None:
+        async with self._job():
+            await self._evaluate(shop)
 
     async def _evaluate(self, shop: str) -> None:
         assert self.watch is not None

@@ -10,6 +10,8 @@ that might be incomplete. Only this module retries; a connector makes one attemp
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -139,18 +141,28 @@ class StreamPoller:
         return True
 
     async def _read_all_pages(self, since: datetime, started: datetime, backfilling: bool) -> int:
-        page_token: str | None = None
+        """Every page since ``since``. The next page is fetched while this one is stored:
+        the request waits on the network while the insert runs in the database's thread."""
         pages = items = 0
+        page = await self._fetch(since, None)
         while True:
-            page = await self._fetch(since, page_token)
-            await self._store(page, started)
+            token = page.next_page_token
+            ahead = asyncio.create_task(self._fetch(since, token)) if token else None
+            try:
+                await self._store(page, started)
+            except BaseException:
+                if ahead is not None:
+                    ahead.cancel()
+                    with contextlib.suppress(BaseException):
+                        await ahead
+                raise
             pages += 1
             items += len(page.items)
             if backfilling and pages % 20 == 0:
                 self._progress(since, started, page, items)
-            if page.next_page_token is None:
+            if ahead is None:
                 break
-            page_token = page.next_page_token
+            page = await ahead
         if self.stream is Stream.CHAT:
             await self._read_presence(started)
         return items
