@@ -323,8 +323,13 @@ class Daemon:
                 log.exception("scorecard failed", month=month)
                 return
             for row in card["agents"]:
-                self.metrics.agent_score.labels(self.metrics.agent_label(row["agent"])).set(
-                    row["score"]
+                agent = self.metrics.agent_label(row["agent"])
+                self.metrics.agent_score.labels(agent).set(row["score"])
+                conversion = row.get("conversion") or {}
+                if conversion.get("rate") is not None:
+                    self.metrics.agent_conversion.labels(agent).set(float(conversion["rate"]))
+                self.metrics.agent_commission.labels(agent).set(
+                    float(conversion.get("commission") or 0)
                 )
 
     @contextlib.asynccontextmanager

@@ -32,6 +32,7 @@ from daemon.store.repository import ObservationStore
 log = structlog.get_logger("shopwatch.evaluator")
 
 BATCH = 500
+PRUNE_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,7 +93,10 @@ class ShopEvaluator:
         self.new_replies: dict[str, set[str]] = defaultdict(set)
         self.open: dict[str, dict[tuple[str, str], OpenItem]] = {}
         self.recheck: dict[str, datetime] = {}
-        self.settled: set[tuple[str, str]] = set()
+        self.settled: dict[tuple[str, str], datetime] = {}
+        """Subjects decided for good (deadline by key): not written again while in memory.
+        Forgotten once out of the evaluation horizon, where nothing looks at them again."""
+        self.pruned_at: datetime | None = None
         self.started = False
 
     def new_data(self, stream: Stream, records: Sequence[Any]) -> None:
@@ -133,7 +137,14 @@ class ShopEvaluator:
             for start in range(0, len(buyers), BATCH):
                 await self._evaluate_batch(buyers[start : start + BATCH], marks, presence, now)
         await self._publish_open_items(now)
+        self._forget_settled(horizon_start)
         return len(buyers)
+
+    def _forget_settled(self, horizon_start: datetime) -> None:
+        if self.pruned_at is not None and horizon_start - self.pruned_at < PRUNE_EVERY:
+            return
+        self.settled = {k: d for k, d in self.settled.items() if d >= horizon_start}
+        self.pruned_at = horizon_start
 
     async def _evaluate_batch(
         self,
@@ -194,12 +205,12 @@ class ShopEvaluator:
             elif isinstance(outcome, Breach):
                 found.breaches.append(outcome)
                 if outcome.final:
-                    self.settled.add(key)
+                    self.settled[key] = outcome.deadline
                 elif outcome.recheck_at is not None:
                     self._recheck(buyer, outcome.recheck_at)
             elif isinstance(outcome, Undecidable):
                 found.undecidable.append(outcome)
-                self.settled.add(key)
+                self.settled[key] = outcome.deadline
 
     async def _record(self, found: _Found, now: datetime) -> None:
         """Write a batch's findings in two transactions, then tell metrics and listeners."""

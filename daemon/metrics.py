@@ -165,6 +165,18 @@ class Metrics:
             ["shop", "agent"],
             registry=r,
         )
+        self.agent_conversion = Gauge(
+            "shopwatch_agent_conversion_ratio",
+            "Month-to-date inquiry conversion per agent (provisional until its window closes).",
+            ["agent"],
+            registry=r,
+        )
+        self.agent_commission = Gauge(
+            "shopwatch_agent_commission_cny",
+            "Month-to-date commission on converted sales per agent, in CNY.",
+            ["agent"],
+            registry=r,
+        )
         self.jobs_skipped = Counter(
             "shopwatch_jobs_skipped",
             "Scheduled runs skipped because the previous run of the job was still going.",

@@ -338,3 +338,85 @@ async def test_new_violations_reach_alertmanager_through_the_config(
     first = violations[0]
     assert first["labels"]["team"] == "customer-service"  # type: ignore[index]
     assert "startsAt" in first and "endsAt" in first
+
+
+async def test_metrics_served_are_exactly_the_documented_contract(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """What /metrics serves matches tests/monitoring's METRICS, the list dashboards and
+    alert rules are checked against: same names, types and label sets."""
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.monitoring.test_rules import METRICS, PLATFORM_METRICS, PROCESS_METRICS
+
+    clock.set(local(clock.now(), "10:05"))
+    world = World()
+    story(world, clock.now())
+    async with simulator(world) as base_url:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+        daemon = Daemon(settings_for(tmp_path, database_url=url, base_url=base_url), clock=clock)
+        try:
+            await run_once(daemon)
+            await daemon.publish_scores()
+            text = generate_latest(daemon.metrics.registry).decode()
+        finally:
+            await daemon.stop()
+    served: dict[str, tuple[str, set[str]]] = {}
+    for family in text_string_to_metric_families(text):
+        labels = {k for s in family.samples for k in s.labels if k not in ("le", "quantile")}
+        name = family.name + ("_total" if family.type == "counter" else "")
+        served[name] = (family.type, labels)
+    ours = {name: v for name, v in served.items() if name.startswith("shopwatch_")}
+    assert set(ours) == set(METRICS)
+    for name, (kind, labels) in METRICS.items():
+        served_kind, served_labels = ours[name]
+        assert served_kind == kind, name
+        # A family without series yet (no alert receiver configured here) has no labels.
+        assert served_labels in (set(labels), set()), name
+    assert set(PROCESS_METRICS) <= set(served) | {"process_cpu_seconds_total"}
+    assert set(PLATFORM_METRICS) <= set(served)
+
+
+async def test_a_chase_that_becomes_visible_late_inside_settle_still_counts(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """SPEC §5: writes become visible up to ``settle`` late; every poll re-reads that window,
+    and nothing is decided before the watermark (poll start − settle) has passed D."""
+    from connectors.model import Direction
+    from daemon.simulator.world import new_message, new_order
+
+    world = World()
+    placed = local(clock.now(), "09:00")  # D = 10:00
+    world.put_order(new_order(order_id="o-late", buyer_id="b-late", at=placed))
+    async with simulator(world) as base_url:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+        daemon = Daemon(settings_for(tmp_path, database_url=url, base_url=base_url), clock=clock)
+        try:
+            clock.set(local(clock.now(), "10:00") + timedelta(seconds=30))
+            await run_once(daemon)  # watermark 09:59:30 < D: undecided
+            assert await daemon.ledger.find() == []
+            # The chase was sent at 09:59:50, but the shop shows it only now (10:00:40).
+            clock.advance(timedelta(seconds=10))
+            world.add_message(
+                new_message(
+                    message_id="m-late",
+                    buyer_id="b-late",
+                    direction=Direction.AGENT,
+                    at=local(clock.now(), "09:59") + timedelta(seconds=50),
+                    agent_id="a1",
+                    text="亲，记得付款哦",
+                )
+            )
+            clock.advance(timedelta(seconds=50))  # 10:01:30: watermark 10:00:30 ≥ D
+            await daemon.poll_all()
+            await daemon.tick()
+            assert await daemon.ledger.find() == []  # satisfied by the late-visible chase
+            assert (
+                daemon.metrics.registry.get_sample_value(
+                    "shopwatch_open_items", {"shop": "s", "rule": "CS101"}
+                )
+                == 0
+            )
+        finally:
+            await daemon.stop()

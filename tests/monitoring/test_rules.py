@@ -69,6 +69,9 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shopwatch_alert_send_failures_total": ("counter", ("receiver",)),
     # beyond the list, exported by daemon/metrics.py
     "shopwatch_pages_rejected_total": ("counter", ("shop", "stream")),
+    "shopwatch_jobs_skipped_total": ("counter", ("task",)),
+    "shopwatch_agent_conversion_ratio": ("gauge", ("agent",)),
+    "shopwatch_agent_commission_cny": ("gauge", ("agent",)),
 }
 #: Label values the daemon uses where the set is fixed.
 STREAMS = ("orders", "chat")
