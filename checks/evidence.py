@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from checks.business_time import BusinessCalendar
 from connectors.model import AgentPresence, Direction, Message, Order, PresenceStatus
@@ -88,22 +89,34 @@ class Evidence:
     now: datetime
     presence: PresenceHistory = NO_PRESENCE
     roster: frozenset[str] = frozenset()
+    _derived: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+    """Sorted views computed once per evidence: every rule and the attribution read them.
+    Callers must not mutate what they get back."""
 
     def versions_by_order(self) -> Mapping[str, list[Order]]:
         """Each of this buyer's orders' observed versions, oldest first.
 
         Versions of another buyer's orders are ignored: a rule speaks of "the same buyer"."""
+        cached = self._derived.get("versions_by_order")
+        if cached is not None:
+            return cast(dict[str, list[Order]], cached)
         grouped: dict[str, list[Order]] = {}
         mine = (o for o in self.orders if o.buyer_id == self.buyer_id)
         for version in sorted(mine, key=lambda o: (o.id, o.updated_at)):
             grouped.setdefault(version.id, []).append(version)
+        self._derived["versions_by_order"] = grouped
         return grouped
 
     def conversation(self) -> list[Message]:
         """The buyer's messages in time order; at one instant a buyer's message comes first,
         so a reply sent in the same second as the question still counts as after it.
         Messages with another buyer are ignored: a rule speaks of "the same buyer"."""
-        return sorted(
+        cached = self._derived.get("conversation")
+        if cached is not None:
+            return cast(list[Message], cached)
+        ordered = sorted(
             (m for m in self.messages if m.buyer_id == self.buyer_id),
             key=lambda m: (m.sent_at, m.direction is not Direction.BUYER, m.id),
         )
+        self._derived["conversation"] = ordered
+        return ordered
