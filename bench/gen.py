@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.model import Direction, Message, Order, OrderStatus
+from daemon.simulator.scenario import ANSWERS, QUESTIONS, REQUESTS
 
 LOCAL_OFFSET = 8 * 3600  # Asia/Shanghai, no DST
 DAY_OPEN = 8 * 3600 + 30 * 60  # 08:30 local
@@ -38,22 +39,6 @@ DAY_AGENTS = tuple(f"a{i:03d}" for i in range(30))
 NIGHT_AGENTS = tuple(f"a{i:03d}" for i in range(30, 50))
 WORKING_AGENTS = DAY_AGENTS + NIGHT_AGENTS
 ROSTER_SIZE = 200  # the roster also lists relief staff who are on no shift
-
-QUESTIONS = (
-    "还有货吗？",
-    "今天能发货吗？",
-    "可以便宜一点吗？",
-    "Is this in stock?",
-    "尺码偏大吗？",
-)
-REQUESTS = (
-    "请发顺丰",
-    "麻烦送个小礼品",
-    "please gift-wrap it",
-    "颜色要蓝色的",
-    "发票抬头：某某公司",
-)
-ANSWERS = ("亲，有货的哦", "今天下午发出", "已为您备注", "We ship today", "亲，按标准码选就好")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
