@@ -45,6 +45,7 @@ __all__ = ["ConfigError", "Settings", "load", "parse", "resolve_secret_path"]
 
 DEFAULT_LISTEN = "127.0.0.1:9310"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+HORIZON_MARGIN = timedelta(days=2)
 
 _WEEKDAYS = {
     name: index
@@ -391,6 +392,10 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
     if not shops:
         raise root.error("shops", "at least one [[shops]] table is required")
     _unique([s.id for s in shops], root, "shops", "shop id")
+    # A restart must re-read at least all the history a first start reads, plus what the
+    # rules look back from it (CS101's sibling window, deadlines across a weekend).
+    longest_backfill = max(shop.stream(stream).backfill for shop in shops for stream in Stream)
+    horizon = max(horizon, longest_backfill + HORIZON_MARGIN)
 
     shifts = tuple(_shift(t, roster) for t in root.tables("shifts"))
     _unique([s.name for s in shifts], root, "shifts", "shift name")

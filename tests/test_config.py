@@ -214,3 +214,11 @@ def test_rules_command_prints_every_rule_docstring(capsys: pytest.CaptureFixture
     for rule in RULES:
         assert rule.code in out and rule.doc.splitlines()[0] in out
         assert "Example timeline" in rule.doc and "Why:" in rule.doc
+
+
+def test_the_evaluation_horizon_covers_the_longest_backfill() -> None:
+    settings = parse_text(
+        MINIMAL.replace('token_file = "token"', 'token_file = "token"\nbackfill = "7d"', 1)
+    )
+    assert settings.horizon == timedelta(days=9)  # type: ignore[attr-defined]
+    assert parse_text(MINIMAL).horizon == timedelta(days=3)  # type: ignore[attr-defined]
