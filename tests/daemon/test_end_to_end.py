@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -17,6 +20,21 @@ from tests.conftest import FakeClock
 
 from .fakes import settings_for
 from .shop import local, simulator, story
+
+
+@asynccontextmanager
+async def daemon_for(
+    world: World, clock: FakeClock, tmp_path: Path, **settings: Any
+) -> AsyncIterator[Daemon]:
+    """A daemon on SQLite watching ``world`` through the real simulator, stopped after."""
+    async with simulator(world) as base_url:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+        config = settings_for(tmp_path, database_url=url, base_url=base_url, **settings)
+        daemon = Daemon(config, clock=clock)
+        try:
+            yield daemon
+        finally:
+            await daemon.stop()
 
 
 async def run_once(daemon: Daemon) -> None:
@@ -93,72 +111,65 @@ async def test_http_api_serves_violations_and_clean_metrics(
     clock.set(local(clock.now(), "10:05"))
     world = World()
     story(world, clock.now())
-    async with simulator(world) as base_url:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
-        daemon = Daemon(settings_for(tmp_path, database_url=url, base_url=base_url), clock=clock)
-        try:
-            await run_once(daemon)
-            host, port = await daemon.serve_http()
-            base = f"http://{host}:{port}"
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"{base}/api/violations", params={"rule": "CS103"}) as r:
-                    body = await r.json()
-                (v,) = body["violations"]
-                assert set(v) >= {
-                    "id",
-                    "shop",
-                    "rule",
-                    "subject",
-                    "buyer_id",
-                    "agent",
-                    "shift",
-                    "deadline",
-                    "detected_at",
-                    "tier",
-                    "points",
-                    "fine",
-                    "status",
-                    "evidence",
-                }
-                assert v["subject"] == {"type": "order", "id": "o-6"}
-                assert v["evidence"]["state_at_deadline"]["seller_memo"] is None
-                async with http.get(f"{base}/api/violations", params={"since": "not-a-time"}) as r:
-                    assert r.status == 400
-                    assert "since" in (await r.json())["error"]
-                async with http.post(
-                    f"{base}/api/violations/{v['id']}/waive", json={"by": "Chen", "reason": "ok"}
-                ) as r:
-                    assert r.status == 401
-                async with http.post(
-                    f"{base}/api/violations/{v['id']}/waive",
-                    json={"by": "Chen", "reason": "buyer withdrew the request"},
-                    headers={"Authorization": "Bearer test-token"},
-                ) as r:
-                    assert r.status == 200
-                    assert (await r.json())["status"] == "waived"
-                async with http.get(f"{base}/readyz") as r:
-                    assert r.status == 503  # the scheduler is not running in this test
-                async with http.get(f"{base}/healthz") as r:
-                    assert r.status == 200
-                async with http.get(f"{base}/metrics") as r:
-                    exposition = await r.text()
-            assert 'shopwatch_violations_total{agent="team",rule="CS103",shop="s"} 1.0' in (
-                exposition
+    async with daemon_for(world, clock, tmp_path) as daemon:
+        await run_once(daemon)
+        host, port = await daemon.serve_http()
+        base = f"http://{host}:{port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/api/violations", params={"rule": "CS103"}) as r:
+                body = await r.json()
+            (v,) = body["violations"]
+            assert set(v) >= {
+                "id",
+                "shop",
+                "rule",
+                "subject",
+                "buyer_id",
+                "agent",
+                "shift",
+                "deadline",
+                "detected_at",
+                "tier",
+                "points",
+                "fine",
+                "status",
+                "evidence",
+            }
+            assert v["subject"] == {"type": "order", "id": "o-6"}
+            assert v["evidence"]["state_at_deadline"]["seller_memo"] is None
+            async with http.get(f"{base}/api/violations", params={"since": "not-a-time"}) as r:
+                assert r.status == 400
+                assert "since" in (await r.json())["error"]
+            async with http.post(
+                f"{base}/api/violations/{v['id']}/waive", json={"by": "Chen", "reason": "ok"}
+            ) as r:
+                assert r.status == 401
+            async with http.post(
+                f"{base}/api/violations/{v['id']}/waive",
+                json={"by": "Chen", "reason": "buyer withdrew the request"},
+                headers={"Authorization": "Bearer test-token"},
+            ) as r:
+                assert r.status == 200
+                assert (await r.json())["status"] == "waived"
+            async with http.get(f"{base}/readyz") as r:
+                assert r.status == 503  # the scheduler is not running in this test
+            async with http.get(f"{base}/healthz") as r:
+                assert r.status == 200
+            async with http.get(f"{base}/metrics") as r:
+                exposition = await r.text()
+        assert 'shopwatch_violations_total{agent="team",rule="CS103",shop="s"} 1.0' in (exposition)
+        assert "b-6" not in exposition and "o-6" not in exposition  # no ids in labels
+        promtool = shutil.which("promtool")
+        if promtool:
+            result = await asyncio.to_thread(
+                subprocess.run,
+                [promtool, "check", "metrics"],
+                input=exposition,
+                text=True,
+                capture_output=True,
+                check=False,
             )
-            assert "b-6" not in exposition and "o-6" not in exposition  # no ids in labels
-            promtool = shutil.which("promtool")
-            if promtool:
-                result = await asyncio.to_thread(
-                    subprocess.run,
-                    [promtool, "check", "metrics"],
-                    input=exposition,
-                    text=True,
-                    capture_output=True,
-                    check=False,
-                )
-                assert result.returncode == 0, result.stdout + result.stderr
-        finally:
-            await daemon.stop()
+            assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("stream", ["orders", "chat"])
@@ -169,20 +180,14 @@ async def test_a_failing_stream_holds_back_decisions(
     clock.set(local(clock.now(), "10:05"))
     world = World()
     story(world, clock.now())
-    async with simulator(world) as base_url:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
-        settings = settings_for(tmp_path, database_url=url, base_url=base_url)
-        daemon = Daemon(settings, clock=clock)
-        try:
-            await daemon.prepare()
-            assert daemon.watch is not None
-            for poller in daemon.watch.pollers:
-                if poller.stream.value != stream:
-                    await poller.poll()
-            await daemon.tick()
-            assert await daemon.ledger.find() == []
-        finally:
-            await daemon.stop()
+    async with daemon_for(world, clock, tmp_path) as daemon:
+        await daemon.prepare()
+        assert daemon.watch is not None
+        for poller in daemon.watch.pollers:
+            if poller.stream.value != stream:
+                await poller.poll()
+        await daemon.tick()
+        assert await daemon.ledger.find() == []
 
 
 async def test_a_shop_whose_credentials_are_refused_does_not_stop_the_others(
@@ -222,77 +227,71 @@ async def test_scorecard_through_the_api_and_the_score_metric(
     clock.set(local(clock.now(), "10:05"))
     world = World()
     story(world, clock.now())
-    async with simulator(world) as base_url:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
-        daemon = Daemon(settings_for(tmp_path, database_url=url, base_url=base_url), clock=clock)
+    async with daemon_for(world, clock, tmp_path) as daemon:
         auth = {"Authorization": "Bearer test-token"}
-        try:
-            await run_once(daemon)
-            await daemon.publish_scores()
-            # a1 answers for o-1 (CS101, 2 points): 80 − 2 = 78 month to date.
-            assert (
-                daemon.metrics.registry.get_sample_value("shopwatch_agent_score", {"agent": "a1"})
-                == 78
-            )
-            host, port = await daemon.serve_http()
-            base = f"http://{host}:{port}"
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"{base}/api/scorecard", params={"month": "2026-11"}) as r:
-                    card = await r.json()
-                assert card["month"] == "2026-11"
-                a1 = next(a for a in card["agents"] if a["agent"] == "a1")
-                assert {
-                    k: a1[k]
-                    for k in (
-                        "score",
-                        "grade",
-                        "points_deducted",
-                        "bonus",
-                        "adjustment",
-                        "pay_adjustment",
-                        "fines",
-                    )
-                } == {
-                    "score": 78,
-                    "grade": "C",
-                    "points_deducted": 2,
-                    "bonus": 0,
-                    "adjustment": 0,
-                    "pay_adjustment": -20,
-                    "fines": 5,
-                }
-                async with http.get(f"{base}/api/scorecard", params={"month": "11/2026"}) as r:
-                    assert r.status == 400 and "YYYY-MM" in (await r.json())["error"]
-                adjustment = {
-                    "agent": "a1",
-                    "month": "2026-11",
-                    "value": 2,
-                    "by": "Chen",
-                    "reason": "covered the night shift",
-                }
-                async with http.post(f"{base}/api/adjustments", json=adjustment) as r:
-                    assert r.status == 401
-                async with http.post(f"{base}/api/adjustments", json=adjustment, headers=auth) as r:
-                    assert r.status == 200
-                async with http.post(
-                    f"{base}/api/adjustments", headers=auth, json={**adjustment, "value": 9}
-                ) as r:
-                    assert r.status == 400
-                manual = {
-                    "rule": "M201",
-                    "agent": "a2",
-                    "at": "2026-11-02T09:00:00+08:00",
-                    "note": "late to the shift",
-                }
-                async with http.post(f"{base}/api/violations", json=manual, headers=auth) as r:
-                    assert r.status == 201
-                    assert (await r.json())["source"] == "manual"
-                async with http.get(f"{base}/api/scorecard", params={"month": "2026-11"}) as r:
-                    card = await r.json()
-                scores = {a["agent"]: a["score"] for a in card["agents"]}
-                assert scores["a1"] == 80 and scores["a2"] < 80
-        finally:
-            await daemon.stop()
+        await run_once(daemon)
+        await daemon.publish_scores()
+        # a1 answers for o-1 (CS101, 2 points): 80 − 2 = 78 month to date.
+        assert (
+            daemon.metrics.registry.get_sample_value("shopwatch_agent_score", {"agent": "a1"}) == 78
+        )
+        host, port = await daemon.serve_http()
+        base = f"http://{host}:{port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/api/scorecard", params={"month": "2026-11"}) as r:
+                card = await r.json()
+            assert card["month"] == "2026-11"
+            a1 = next(a for a in card["agents"] if a["agent"] == "a1")
+            assert {
+                k: a1[k]
+                for k in (
+                    "score",
+                    "grade",
+                    "points_deducted",
+                    "bonus",
+                    "adjustment",
+                    "pay_adjustment",
+                    "fines",
+                )
+            } == {
+                "score": 78,
+                "grade": "C",
+                "points_deducted": 2,
+                "bonus": 0,
+                "adjustment": 0,
+                "pay_adjustment": -20,
+                "fines": 5,
+            }
+            async with http.get(f"{base}/api/scorecard", params={"month": "11/2026"}) as r:
+                assert r.status == 400 and "YYYY-MM" in (await r.json())["error"]
+            adjustment = {
+                "agent": "a1",
+                "month": "2026-11",
+                "value": 2,
+                "by": "Chen",
+                "reason": "covered the night shift",
+            }
+            async with http.post(f"{base}/api/adjustments", json=adjustment) as r:
+                assert r.status == 401
+            async with http.post(f"{base}/api/adjustments", json=adjustment, headers=auth) as r:
+                assert r.status == 200
+            async with http.post(
+                f"{base}/api/adjustments", headers=auth, json={**adjustment, "value": 9}
+            ) as r:
+                assert r.status == 400
+            manual = {
+                "rule": "M201",
+                "agent": "a2",
+                "at": "2026-11-02T09:00:00+08:00",
+                "note": "late to the shift",
+            }
+            async with http.post(f"{base}/api/violations", json=manual, headers=auth) as r:
+                assert r.status == 201
+                assert (await r.json())["source"] == "manual"
+            async with http.get(f"{base}/api/scorecard", params={"month": "2026-11"}) as r:
+                card = await r.json()
+            scores = {a["agent"]: a["score"] for a in card["agents"]}
+            assert scores["a1"] == 80 and scores["a2"] < 80
 
 
 async def test_new_violations_reach_alertmanager_through_the_config(
@@ -315,22 +314,12 @@ async def test_new_violations_reach_alertmanager_through_the_config(
     world = World()
     expected = story(world, clock.now())
     try:
-        async with simulator(world) as base_url:
-            url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
-            am_url = str(alertmanager.make_url("")).rstrip("/")
-            settings = settings_for(
-                tmp_path,
-                database_url=url,
-                base_url=base_url,
-                extra=f'[alerts]\nalertmanager_urls = ["{am_url}"]\n',
-            )
-            daemon = Daemon(settings, clock=clock)
-            try:
-                await run_once(daemon)
-                assert daemon.watch is not None and daemon.watch.alerts is not None
-                await daemon.watch.alerts.drain()
-            finally:
-                await daemon.stop()
+        am_url = str(alertmanager.make_url("")).rstrip("/")
+        alerts = f'[alerts]\nalertmanager_urls = ["{am_url}"]\n'
+        async with daemon_for(world, clock, tmp_path, extra=alerts) as daemon:
+            await run_once(daemon)
+            assert daemon.watch is not None and daemon.watch.alerts is not None
+            await daemon.watch.alerts.drain()
     finally:
         await alertmanager.close()
     violations = [a for a in received if a["labels"]["alertname"] == "ShopwatchViolation"]  # type: ignore[index]
@@ -353,15 +342,10 @@ async def test_metrics_served_are_exactly_the_documented_contract(
     clock.set(local(clock.now(), "10:05"))
     world = World()
     story(world, clock.now())
-    async with simulator(world) as base_url:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
-        daemon = Daemon(settings_for(tmp_path, database_url=url, base_url=base_url), clock=clock)
-        try:
-            await run_once(daemon)
-            await daemon.publish_scores()
-            text = generate_latest(daemon.metrics.registry).decode()
-        finally:
-            await daemon.stop()
+    async with daemon_for(world, clock, tmp_path) as daemon:
+        await run_once(daemon)
+        await daemon.publish_scores()
+        text = generate_latest(daemon.metrics.registry).decode()
     served: dict[str, tuple[str, set[str]]] = {}
     for family in text_string_to_metric_families(text):
         labels = {k for s in family.samples for k in s.labels if k not in ("le", "quantile")}
@@ -389,34 +373,29 @@ async def test_a_chase_that_becomes_visible_late_inside_settle_still_counts(
     world = World()
     placed = local(clock.now(), "09:00")  # D = 10:00
     world.put_order(new_order(order_id="o-late", buyer_id="b-late", at=placed))
-    async with simulator(world) as base_url:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
-        daemon = Daemon(settings_for(tmp_path, database_url=url, base_url=base_url), clock=clock)
-        try:
-            clock.set(local(clock.now(), "10:00") + timedelta(seconds=30))
-            await run_once(daemon)  # watermark 09:59:30 < D: undecided
-            assert await daemon.ledger.find() == []
-            # The chase was sent at 09:59:50, but the shop shows it only now (10:00:40).
-            clock.advance(timedelta(seconds=10))
-            world.add_message(
-                new_message(
-                    message_id="m-late",
-                    buyer_id="b-late",
-                    direction=Direction.AGENT,
-                    at=local(clock.now(), "09:59") + timedelta(seconds=50),
-                    agent_id="a1",
-                    text="亲，记得付款哦",
-                )
+    async with daemon_for(world, clock, tmp_path) as daemon:
+        clock.set(local(clock.now(), "10:00") + timedelta(seconds=30))
+        await run_once(daemon)  # watermark 09:59:30 < D: undecided
+        assert await daemon.ledger.find() == []
+        # The chase was sent at 09:59:50, but the shop shows it only now (10:00:40).
+        clock.advance(timedelta(seconds=10))
+        world.add_message(
+            new_message(
+                message_id="m-late",
+                buyer_id="b-late",
+                direction=Direction.AGENT,
+                at=local(clock.now(), "09:59") + timedelta(seconds=50),
+                agent_id="a1",
+                text="亲，记得付款哦",
             )
-            clock.advance(timedelta(seconds=50))  # 10:01:30: watermark 10:00:30 ≥ D
-            await daemon.poll_all()
-            await daemon.tick()
-            assert await daemon.ledger.find() == []  # satisfied by the late-visible chase
-            assert (
-                daemon.metrics.registry.get_sample_value(
-                    "shopwatch_open_items", {"shop": "s", "rule": "CS101"}
-                )
-                == 0
+        )
+        clock.advance(timedelta(seconds=50))  # 10:01:30: watermark 10:00:30 ≥ D
+        await daemon.poll_all()
+        await daemon.tick()
+        assert await daemon.ledger.find() == []  # satisfied by the late-visible chase
+        assert (
+            daemon.metrics.registry.get_sample_value(
+                "shopwatch_open_items", {"shop": "s", "rule": "CS101"}
             )
-        finally:
-            await daemon.stop()
+            == 0
+        )
