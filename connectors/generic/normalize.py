@@ -19,9 +19,10 @@ from connectors.model import (
 
 def _next_token(body: Any) -> str | None:
     token = wire.field(body, "next_page_token", "body")
-    if token is not None and (not isinstance(token, str) or not token):
-        raise BadResponse("expected a non-empty string or null", field="next_page_token")
-    return token
+    if token is not None and not isinstance(token, str):
+        raise BadResponse("expected a string or null", field="next_page_token")
+    # SPEC §5 says null on the last page; an empty string can only mean the same.
+    return token or None
 
 
 def order(raw: Any, where: str) -> Order:

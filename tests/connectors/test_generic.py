@@ -194,3 +194,9 @@ async def test_a_body_that_is_not_json_is_rejected(client: GenericShopClient) ->
     respx.get(f"{BASE}/messages").respond(200, text="<html>maintenance</html>")
     with pytest.raises(BadResponse):
         await client.fetch_messages(SINCE, None)
+
+
+@respx.mock
+async def test_an_empty_page_token_ends_paging_like_null(client: GenericShopClient) -> None:
+    respx.get(f"{BASE}/orders").respond(json={"orders": [], "next_page_token": ""})
+    assert (await client.fetch_orders(SINCE, None)).next_page_token is None
