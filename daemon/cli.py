@@ -236,7 +236,8 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
                     f"adjustment for {result['agent']} in {result['month']}: {result['value']:+d}"
                 )
             else:
-                card = await scorecard.load_scorecard(engine, settings, args.month, now=now)
+                month = args.month or now.astimezone(settings.timezone).strftime("%Y-%m")
+                card = await scorecard.load_scorecard(engine, settings, month, now=now)
                 _print_block(scorecard_render.render(card, args.format))
         except ValueError as exc:
             print(f"shopwatch: {exc}", file=sys.stderr)
@@ -316,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     score = sub.add_parser("scorecard", help="monthly scorecards, bonuses and adjustments")
     score.add_argument("action", nargs="?", choices=["show", "bonus", "adjust"], default="show")
-    score.add_argument("--month", help="YYYY-MM (show, adjust)")
+    score.add_argument("--month", help="YYYY-MM (show: default this month; adjust)")
     score.add_argument("--format", choices=["table", "csv", "json"], default="table")
     score.add_argument("--agent")
     score.add_argument("--code", help="a bonus code of the catalogue (bonus)")

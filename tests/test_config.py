@@ -222,3 +222,23 @@ def test_the_evaluation_horizon_covers_the_longest_backfill() -> None:
     )
     assert settings.horizon == timedelta(days=9)  # type: ignore[attr-defined]
     assert parse_text(MINIMAL).horizon == timedelta(days=3)  # type: ignore[attr-defined]
+
+
+def test_scorecard_command_renders_this_month_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    db = tmp_path / "db.sqlite"
+    config.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{db}"\n'
+        + MINIMAL
+        + '[[agents]]\nid = "a1"\nname = "Li Na"\n'
+    )
+    assert main(["scorecard", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "a1" in out and "80" in out
+    assert (
+        main(["scorecard", "--config", str(config), "--month", "2026-11", "--format", "csv"]) == 0
+    )
+    assert capsys.readouterr().out.splitlines()[1].startswith("2026-11,a1,Li Na,80,B")
+    assert main(["scorecard", "--config", str(config), "--month", "November"]) == 1
