@@ -25,11 +25,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+"""A URL without a driver (``postgresql://…``, ``sqlite:///…``) gets the asyncio one."""
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
+    if parsed.drivername in ASYNC_DRIVERS:
+        parsed = parsed.set(drivername=ASYNC_DRIVERS[parsed.drivername])
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, **kwargs)
+    engine = create_async_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -197,3 +198,14 @@ async def test_the_migrations_create_every_table_as_declared(engine: AsyncEngine
 
     async with engine.connect() as connection:
         assert await connection.run_sync(differences) == []
+
+
+async def test_a_url_without_a_driver_gets_the_asyncio_one(tmp_path: Path) -> None:
+    from daemon.store.engine import create_engine
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    try:
+        assert engine.url.drivername == "sqlite+aiosqlite"
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
