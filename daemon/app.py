@@ -169,10 +169,8 @@ class Daemon:
         await self.runner.setup()
         site = web.TCPSite(self.runner, host, port)
         await site.start()
-        server = site._server  # aiohttp keeps the bound socket here; port 0 needs it
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname()[:2] if sockets else (host, port)
-        self.listening = (bound[0], bound[1])
+        bound = self.runner.addresses[0]  # the real port when the config says port 0
+        self.listening = (str(bound[0]), int(bound[1]))
         return self.listening
 
     def start_scheduler(self) -> None:
