@@ -41,6 +41,7 @@ from daemon.store.repository import ObservationStore
 log = structlog.get_logger("shopwatch")
 
 EVALUATE_JOB = "evaluate"
+RELOAD_GRACE_SECONDS = 30.0
 SCORE_INTERVAL = 60.0
 """How often the month-to-date scores behind shopwatch_agent_score are recomputed."""
 
@@ -258,10 +259,14 @@ class Daemon:
         old = self.watch
         if self.scheduler is not None:
             self.scheduler.remove_all_jobs()
+        in_flight = [task for task in self._jobs if task is not asyncio.current_task()]
         self.watch, self.settings = new_watch, settings
         if self.scheduler is not None:
             self._schedule(new_watch)
         if old is not None:
+            # Let the old watch's polls and evaluations finish before closing its sources.
+            if in_flight:
+                await asyncio.wait(in_flight, timeout=RELOAD_GRACE_SECONDS)
             await old.close()
 
     # ---- jobs ----
