@@ -133,6 +133,9 @@ class Ledger:
                         if (b.subject.rule, b.subject.id) in inserted
                     ],
                 )
+            known = await self._existing(
+                conn, shop, [b for b in breaches if (b.subject.rule, b.subject.id) not in inserted]
+            )
             results = []
             for breach in breaches:
                 key = (breach.subject.rule, breach.subject.id)
@@ -146,24 +149,38 @@ class Ledger:
                         )
                     )
                 else:
-                    results.append(await self._escalate(conn, shop, breach, now))
+                    results.append(await self._escalate(conn, known[key], breach, now))
             return results
 
-    async def _escalate(
-        self, conn: AsyncConnection, shop: str, breach: Breach, now: datetime
-    ) -> Recorded:
-        subject = breach.subject
-        row = (
-            await conn.execute(
+    @staticmethod
+    async def _existing(
+        conn: AsyncConnection, shop: str, breaches: Sequence[Breach]
+    ) -> dict[tuple[str, str], Any]:
+        """The ledger rows of breaches already recorded, in one query per 500 subjects
+        (after a restart every re-judged subject is one of these)."""
+        found: dict[tuple[str, str], Any] = {}
+        ids = sorted({b.subject.id for b in breaches})
+        for start in range(0, len(ids), 500):
+            rows = await conn.execute(
                 select(
-                    violations.c.id, violations.c.tier, violations.c.points, violations.c.final
+                    violations.c.id,
+                    violations.c.rule,
+                    violations.c.subject_id,
+                    violations.c.tier,
+                    violations.c.points,
+                    violations.c.final,
                 ).where(
                     violations.c.shop == shop,
-                    violations.c.rule == subject.rule,
-                    violations.c.subject_id == subject.id,
+                    violations.c.subject_id.in_(ids[start : start + 500]),
                 )
             )
-        ).one()
+            found.update({(row.rule, row.subject_id): row for row in rows})
+        return found
+
+    async def _escalate(
+        self, conn: AsyncConnection, row: Any, breach: Breach, now: datetime
+    ) -> Recorded:
+        """Raise an open CS102 record's tier in place (or mark it final); else nothing."""
         raises_tier = breach.tier is not None and (row.tier or 0) < breach.tier
         if row.final or not (raises_tier or breach.final):
             return Recorded(violation_id=row.id, new=False, escalated=False, points_delta=0)

@@ -209,3 +209,24 @@ async def test_a_url_without_a_driver_gets_the_asyncio_one(tmp_path: Path) -> No
         await migrate.upgrade(engine)
     finally:
         await engine.dispose()
+
+
+async def test_a_batch_mixing_new_recorded_and_escalating_breaches(engine: AsyncEngine) -> None:
+    ledger = Ledger(engine)
+    first = await ledger.record_many(
+        "s", [breach("o-1"), breach("m-1", tier=1, points=5, final=False)], T0
+    )
+    again = await ledger.record_many(
+        "s",
+        [breach("o-1"), breach("m-1", tier=2, points=10, final=False), breach("o-2")],
+        T0 + timedelta(minutes=15),
+    )
+    assert [r.new for r in first] == [True, True]
+    assert [(r.new, r.escalated, r.points_delta) for r in again] == [
+        (False, False, 0),
+        (False, True, 5),
+        (True, False, 2),
+    ]
+    assert again[0].violation_id == first[0].violation_id
+    assert again[1].violation_id == first[1].violation_id
+    assert len(await ledger.find()) == 3
