@@ -17,14 +17,23 @@ from typing import Any
 from checks.registry import RULES
 from daemon import logs
 from daemon.durations import format_duration
+from daemon.policy import policy_for
 from daemon.settings import ConfigError, Settings, load, missing_secrets
 
 DEFAULT_CONFIG = os.environ.get("SHOPWATCH_CONFIG", "/etc/shopwatch/shopwatch.toml")
 
 
+def load_with_policy(path: str) -> Settings:
+    """The config, and the policy catalogue it uses checked too: a broken ``policy.toml``
+    is an error now, naming its key, not at the first scorecard request."""
+    settings = load(path)
+    policy_for(settings)
+    return settings
+
+
 def _settings(path: str) -> Settings:
     try:
-        return load(path)
+        return load_with_policy(path)
     except ConfigError as exc:
         print(f"shopwatch: config error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
@@ -32,7 +41,7 @@ def _settings(path: str) -> Settings:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     try:
-        settings = load(args.file)
+        settings = load_with_policy(args.file)
     except ConfigError as exc:
         print(f"{exc}", file=sys.stderr)
         return 1

@@ -13,7 +13,6 @@ conversion are all counted per month in the shop's timezone.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.durations import parse_duration
 from daemon.settings import ConfigError, Settings
-from daemon.toml_table import TomlTable, amount, boolean
+from daemon.toml_table import TomlTable, amount, boolean, read_toml
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "config" / "policy.toml"
 POLICY_FILE_NAME = "policy.toml"
@@ -575,13 +574,7 @@ def _duty_escalation(root: TomlTable, deductions: Mapping[str, Deduction]) -> Du
 
 def load(path: str | Path) -> Policy:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PolicyError(str(path), "", "no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(str(path), "", f"not valid TOML: {exc}") from None
-    return parse(data, str(path))
+    return parse(read_toml(path, PolicyError), str(path))
 
 
 def policy_file(settings: Settings) -> Path:
@@ -590,5 +583,15 @@ def policy_file(settings: Settings) -> Path:
     return beside if beside.is_file() else DEFAULT_POLICY_FILE
 
 
+_LOADED: dict[Path, tuple[int, Policy]] = {}
+
+
 def policy_for(settings: Settings) -> Policy:
-    return load(policy_file(settings))
+    """The shop's policy, parsed again only when the file changed (scores are recomputed
+    every minute; an edited catalogue still takes effect without a restart)."""
+    path = policy_file(settings)
+    changed = path.stat().st_mtime_ns
+    cached = _LOADED.get(path)
+    if cached is None or cached[0] != changed:
+        cached = _LOADED[path] = (changed, load(path))
+    return cached[1]

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from daemon.app import Daemon
+from daemon.policy import policy_for
 from daemon.sdnotify import SystemdNotifier, run_watchdog
 from daemon.settings import ConfigError, Settings, load
 
@@ -41,6 +42,7 @@ async def _reload(daemon: Daemon, config_path: Path, notifier: SystemdNotifier) 
     notifier.reloading("reloading configuration")
     try:
         settings = load(config_path)
+        policy_for(settings)  # a broken catalogue is rejected with the config
         await daemon.reload(settings)
     except (ConfigError, ValueError, OSError) as exc:
         log.error("reload rejected; the previous configuration keeps running", error=str(exc))

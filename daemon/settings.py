@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tomllib
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from daemon.toml_table import (
     boolean,
     duration,
     positive_duration,
+    read_toml,
     text,
     whole_number,
 )
@@ -436,13 +436,7 @@ def _unique(values: list[str], table: TomlTable, key: str, what: str) -> None:
 
 def load(path: str | Path) -> Settings:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(path), "", "no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), "", f"not valid TOML: {exc}") from None
-    return parse(data, str(path), path.resolve().parent)
+    return parse(read_toml(path), str(path), path.resolve().parent)
 
 
 def missing_secrets(settings: Settings) -> list[str]:

@@ -8,10 +8,12 @@ the dotted key and what is known there.
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 import typing
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, TypeVar
 
 from daemon.durations import parse_duration
@@ -101,6 +103,16 @@ class TomlTable:
             if name not in self.used:
                 known = ", ".join(sorted(self.used))
                 raise self.error(name, f"unknown key (known here: {known}){hint}")
+
+
+def read_toml(path: Path, error: type[ConfigError] = ConfigError) -> dict[str, Any]:
+    """The file's TOML document; a missing file or bad TOML is ``error`` naming the file."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(str(path), "", "no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(str(path), "", f"not valid TOML: {exc}") from None
 
 
 # ---- value converters: each raises ValueError/TypeError with a message for people ----

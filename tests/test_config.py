@@ -242,3 +242,16 @@ def test_scorecard_command_renders_this_month_by_default(
     )
     assert capsys.readouterr().out.splitlines()[1].startswith("2026-11,a1,Li Na,80,B")
     assert main(["scorecard", "--config", str(config), "--month", "November"]) == 1
+
+
+def test_check_config_also_checks_the_policy_catalogue_beside_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(MINIMAL)
+    assert main(["check-config", str(config)]) == 0
+    policy = (CONFIG / "policy.toml").read_text()
+    (tmp_path / "policy.toml").write_text(policy.replace("last_place_below =", "last_place_belw ="))
+    assert main(["check-config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "policy.toml" in err and "last_place_belw" in err
