@@ -243,14 +243,15 @@ def _optional_text(body: dict[str, Any], key: str) -> str | None:
 async def _errors_as_json(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Refusals of the scorecard and the ledger become 400/404/409 with the reason."""
+    """What the scorecard refuses becomes a 400 (404 for an unknown id) with the reason;
+    any other exception stays a 500, as a bug should."""
     try:
         return await handler(request)
     except scorecard.NotFound as exc:
         raise web.HTTPNotFound(
             text=json.dumps({"error": str(exc)}), content_type="application/json"
         ) from None
-    except ValueError as exc:  # ScorecardError and a malformed month are ValueErrors
+    except scorecard.ScorecardError as exc:
         raise _bad_request(str(exc)) from None
 
 

@@ -38,6 +38,7 @@ from daemon.scorecard import (
     Scorecard,
     ViolationRecord,
     build_scorecard,
+    parse_month,
     read_violations,
 )
 from daemon.scorecard_render import table
@@ -248,7 +249,7 @@ async def replay(
     and the one the rules would give under ``other``. Writes nothing.
 
     Raises ValueError("expected YYYY-MM") for a malformed month."""
-    parsed = Month.parse(month)
+    parsed = parse_month(month)
     now = now or datetime.now(UTC)
     policy = policy or policy_for(current)
     before = await build_scorecard(engine, current, parsed, policy=policy, now=now)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from daemon.ledger import Ledger
 from daemon.policy import Month, Policy, policy_for
-from daemon.scorecard import NotFound, ScorecardError
+from daemon.scorecard import NotFound, ScorecardError, parse_month
 from daemon.settings import Settings
 from daemon.store.tables import bonuses, score_adjustments, scorecard_events
 
@@ -203,7 +203,7 @@ async def set_adjustment(
     policy = policy or policy_for(settings)
     agent = _known_agent(settings, agent)
     by, reason = _required(by, "by"), _required(reason, "reason")
-    period = str(Month.parse(month))
+    period = str(parse_month(month))
     limit = policy.score.adjustment_limit
     if isinstance(value, bool) or not isinstance(value, int) or abs(value) > limit:
         raise ScorecardError(f"adjustment must be a whole number from −{limit} to +{limit}")
@@ -300,7 +300,7 @@ async def scorecard_audit(
     """Bonus and adjustment changes of a month, oldest first."""
     query = (
         select(scorecard_events)
-        .where(scorecard_events.c.month == str(Month.parse(month)))
+        .where(scorecard_events.c.month == str(parse_month(month)))
         .order_by(scorecard_events.c.id)
     )
     if agent:

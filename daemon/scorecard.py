@@ -63,6 +63,14 @@ class NotFound(ScorecardError):
     pass
 
 
+def parse_month(text: str) -> Month:
+    """A ``YYYY-MM`` from a person, refused as a ScorecardError (a 400, not a crash)."""
+    try:
+        return Month.parse(text)
+    except ValueError:
+        raise ScorecardError(f"month: expected YYYY-MM, not {text!r}") from None
+
+
 # ---- records: what the score is computed from ----
 
 
@@ -469,7 +477,7 @@ async def load_scorecard(
     """GET /api/scorecard?month=YYYY-MM and ``shopwatch scorecard``: the SPEC §6 shape.
 
     Raises ValueError("expected YYYY-MM") for a malformed month."""
-    parsed = Month.parse(month)
+    parsed = parse_month(month)
     card = await build_scorecard(
         engine,
         settings,
