@@ -399,3 +399,55 @@ async def test_a_chase_that_becomes_visible_late_inside_settle_still_counts(
             )
             == 0
         )
+
+
+@pytest.mark.parametrize(
+    ("query", "subjects"),
+    [
+        ({}, {"o-1", "o-4", "m-50", "o-6"}),
+        ({"shop": "s"}, {"o-1", "o-4", "m-50", "o-6"}),
+        ({"shop": "elsewhere"}, set()),
+        ({"rule": "CS101"}, {"o-1", "o-4"}),
+        ({"agent": "a1"}, {"o-1"}),
+        ({"status": "open"}, {"o-1", "o-4", "m-50", "o-6"}),
+        ({"status": "waived"}, set()),
+        ({"since": "2026-11-02T09:35:00+08:00"}, {"o-1", "o-4"}),  # by deadline
+        ({"rule": "CS101", "since": "2026-11-02T01:50:00Z"}, {"o-1"}),
+    ],
+)
+async def test_violations_api_filters(
+    clock: FakeClock, tmp_path: Path, query: dict[str, str], subjects: set[str]
+) -> None:
+    """SPEC §6: GET /api/violations?shop&rule&agent&status&since."""
+    clock.set(local(clock.now(), "10:05"))
+    world = World()
+    story(world, clock.now())
+    async with daemon_for(world, clock, tmp_path) as daemon:
+        await run_once(daemon)
+        host, port = await daemon.serve_http()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://{host}:{port}/api/violations", params=query) as response,
+        ):
+            assert response.status == 200
+            found = (await response.json())["violations"]
+    assert {v["subject"]["id"] for v in found} == subjects
+
+
+async def test_first_replies_feed_the_reply_time_histogram_in_business_seconds(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """b-5 wrote at 03:00 (night) and a1 answered at 08:45: 15 business minutes, since the
+    day shift starts at 08:30. Agent messages that answer no buyer message are no reply."""
+    clock.set(local(clock.now(), "10:05"))
+    world = World()
+    story(world, clock.now())
+    async with daemon_for(world, clock, tmp_path) as daemon:
+        await run_once(daemon)
+        registry = daemon.metrics.registry
+        a1 = {"shop": "s", "agent": "a1"}
+        assert registry.get_sample_value("shopwatch_reply_seconds_count", a1) == 1
+        assert registry.get_sample_value("shopwatch_reply_seconds_sum", a1) == 900
+        assert registry.get_sample_value("shopwatch_conversations_total", a1) == 1
+        a2 = {"shop": "s", "agent": "a2"}
+        assert registry.get_sample_value("shopwatch_reply_seconds_count", a2) == 0

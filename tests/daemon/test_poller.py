@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import structlog.testing
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.errors import AuthFailed, BadResponse, RateLimited, Unavailable
@@ -87,7 +88,11 @@ async def test_a_bad_page_is_rejected_counted_and_the_watermark_stays(
         [page(good, next_token="p2"), BadResponse("not RFC 3339", field="messages[0].sent_at")]
     )
     h = Harness(engine, clock, tmp_path, Stream.CHAT, source)
-    assert await h.poller.poll() is False
+    with structlog.testing.capture_logs() as logs:
+        assert await h.poller.poll() is False
+    (rejected,) = [e for e in logs if e["event"] == "page rejected"]
+    assert rejected["field"] == "messages[0].sent_at"  # the log line names what drifted
+    assert rejected["shop"] == "s" and rejected["stream"] == "chat"
     assert h.poller.state is not None
     assert h.poller.state.watermark == t - timedelta(hours=24)
     assert sample(h.metrics, "shopwatch_pages_rejected_total", shop="s", stream="chat") == 1
