@@ -58,9 +58,11 @@ class _Found:
 class EvaluationListener(Protocol):
     """Told what a tick found: the alerting side listens here."""
 
-    async def violation_recorded(
-        self, shop: str, breach: Breach, recorded: Recorded, now: datetime
-    ) -> None: ...
+    async def violations_recorded(
+        self, shop: str, recorded: Sequence[tuple[Breach, Recorded]], now: datetime
+    ) -> None:
+        """The new or escalated violations of one batch of buyers, all at once."""
+        ...
 
     async def open_items(self, shop: str, items: Sequence[OpenItem], now: datetime) -> None: ...
 
@@ -221,9 +223,12 @@ class ShopEvaluator:
                 "undecidable", shop=self.shop, rule=rule, subject=subject, reason=outcome.reason
             )
         recorded_all = await self.ledger.record_many(self.shop, found.breaches, now)
-        for breach, recorded in zip(found.breaches, recorded_all, strict=True):
-            if not (recorded.new or recorded.escalated):
-                continue
+        changed = [
+            (breach, recorded)
+            for breach, recorded in zip(found.breaches, recorded_all, strict=True)
+            if recorded.new or recorded.escalated
+        ]
+        for breach, recorded in changed:
             label = (self.shop, breach.subject.rule, self.metrics.agent_label(breach.agent))
             self.metrics.ledger.add(label, count=int(recorded.new), points=recorded.points_delta)
             log.info(
@@ -238,8 +243,9 @@ class ShopEvaluator:
                 points=breach.points,
                 deadline=breach.deadline.isoformat(),
             )
+        if changed:
             for listener in self.listeners:
-                await listener.violation_recorded(self.shop, breach, recorded, now)
+                await listener.violations_recorded(self.shop, changed, now)
 
     def _recheck(self, buyer: str, at: datetime) -> None:
         current = self.recheck.get(buyer)

@@ -138,9 +138,31 @@ class AlertListener:
     async def violation_recorded(
         self, shop: str, breach: Breach, recorded: Recorded, now: datetime
     ) -> None:
-        if not (recorded.new or recorded.escalated):
-            return
+        await self.violations_recorded(shop, [(breach, recorded)], now)
+
+    async def violations_recorded(
+        self, shop: str, recorded: Sequence[tuple[Breach, Recorded]], now: datetime
+    ) -> None:
+        """Write down every notice of a batch in one transaction, then queue the sends."""
         await self._start(now)
+        changed: list[NoticeRow] = []
+        queued: list[tuple[SendQueue[NoticeRow], NoticeRow]] = []
+        for breach, one in recorded:
+            if one.new or one.escalated:
+                await self._notices_for(shop, breach, one, now, changed, queued)
+        await self.notice_log.save(*changed)
+        for queue, row in queued:
+            queue.put(row)
+
+    async def _notices_for(
+        self,
+        shop: str,
+        breach: Breach,
+        recorded: Recorded,
+        now: datetime,
+        changed: list[NoticeRow],
+        queued: list[tuple[SendQueue[NoticeRow], NoticeRow]],
+    ) -> None:
         subject = breach.subject
         detected_at = now if recorded.new else await self._detected_at(recorded, now)
         notice = violation_notice(
@@ -155,8 +177,6 @@ class AlertListener:
         )
         # Fires for firing_for from detection, or from the latest escalation.
         until = (detected_at if recorded.new else now) + self.alerts.firing_for
-        changed: list[NoticeRow] = []
-        queued: list[tuple[SendQueue[NoticeRow], NoticeRow]] = []
         if self.alertmanagers:
             row = self._violation_row(ALERTMANAGER, shop, breach, notice, until, now)
             changed.append(row)
@@ -168,9 +188,6 @@ class AlertListener:
             row = self._violation_row(name, shop, breach, notice, until, now)
             changed.append(row)
             queued.append((queue, row))
-        await self.notice_log.save(*changed)
-        for queue, row in queued:
-            queue.put(row)
 
     async def open_items(self, shop: str, items: Sequence[OpenItem], now: datetime) -> None:
         await self._start(now)

@@ -23,6 +23,19 @@ RowKey = tuple[str, str, str, str, str]
 """(receiver, kind, shop, rule, subject id): the table's primary key."""
 
 
+_KEY = ("receiver", "kind", "shop", "rule", "subject_id")
+_UPDATED = (
+    "tier",
+    "deadline",
+    "starts_at",
+    "active_until",
+    "notice",
+    "created_at",
+    "sent_at",
+    "closed_at",
+)
+
+
 @dataclass(kw_only=True)
 class NoticeRow:
     receiver: str
@@ -82,25 +95,27 @@ class NoticeLog:
             await conn.execute(delete(alert_notices).where(alert_notices.c.closed_at < before))
 
     async def save(self, *rows: NoticeRow) -> None:
+        """Insert or update rows by their key: one statement, executed with every row."""
         if not rows:
             return
+        params = [
+            {
+                **dict(zip(_KEY, row.key, strict=True)),
+                "tier": row.tier,
+                "deadline": row.deadline,
+                "starts_at": row.starts_at,
+                "active_until": row.active_until,
+                "notice": row.notice.to_json(),
+                "created_at": row.created_at,
+                "sent_at": row.sent_at,
+                "closed_at": row.closed_at,
+            }
+            for row in rows
+        ]
         async with self.engine.begin() as conn:
-            for row in rows:
-                values = {
-                    "tier": row.tier,
-                    "deadline": row.deadline,
-                    "starts_at": row.starts_at,
-                    "active_until": row.active_until,
-                    "notice": row.notice.to_json(),
-                    "created_at": row.created_at,
-                    "sent_at": row.sent_at,
-                    "closed_at": row.closed_at,
-                }
-                key = dict(
-                    zip(("receiver", "kind", "shop", "rule", "subject_id"), row.key, strict=True)
-                )
-                await conn.execute(
-                    dialect_insert(conn, alert_notices)
-                    .values(**key, **values)
-                    .on_conflict_do_update(index_elements=list(key), set_=values)
-                )
+            insert = dialect_insert(conn, alert_notices)
+            upsert = insert.on_conflict_do_update(
+                index_elements=list(_KEY),
+                set_={column: insert.excluded[column] for column in _UPDATED},
+            )
+            await conn.execute(upsert, params)
