@@ -451,3 +451,32 @@ async def test_first_replies_feed_the_reply_time_histogram_in_business_seconds(
         assert registry.get_sample_value("shopwatch_conversations_total", a1) == 1
         a2 = {"shop": "s", "agent": "a2"}
         assert registry.get_sample_value("shopwatch_reply_seconds_count", a2) == 0
+
+
+async def test_an_order_older_than_the_history_is_undecidable_and_counted_once(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """SPEC §2: the daemon started after the fact (backfill 24 h); an unpaid order placed
+    25 h ago and updated since cannot be judged: counted, never recorded."""
+    from dataclasses import replace
+
+    from daemon.simulator.world import new_order
+
+    clock.set(local(clock.now(), "10:05"))
+    world = World()
+    placed = clock.now() - timedelta(hours=25)
+    world.put_order(
+        replace(
+            new_order(order_id="o-old", buyer_id="b-old", at=placed),
+            updated_at=clock.now() - timedelta(hours=20),
+        )
+    )
+    labels = {"shop": "s", "rule": "CS101", "reason": "history_incomplete"}
+    async with daemon_for(world, clock, tmp_path) as daemon:
+        await run_once(daemon)
+        await daemon.tick()  # judged again: still counted once
+        assert await daemon.ledger.find() == []
+        assert daemon.metrics.registry.get_sample_value("shopwatch_undecidable_total", labels) == 1
+    async with daemon_for(world, clock, tmp_path) as again:  # a restart does not count it again
+        await run_once(again)
+        assert again.metrics.registry.get_sample_value("shopwatch_undecidable_total", labels) == 0
