@@ -14,7 +14,7 @@ from typing import Any
 
 from bench import gen
 from bench.server import TOKEN
-from daemon.settings import Settings, parse
+from daemon.config.settings import Settings, parse
 
 SHOP = "s"
 # 16:00 on Double-11 in Asia/Shanghai: the last 24 h cover a night (offline episodes).

@@ -27,16 +27,16 @@ from connectors.base import ChatSource, OrderSource
 from connectors.model import Stream
 from daemon.alerts import AlertListener, build_alert_listener
 from daemon.clock import Clock, SystemClock
-from daemon.evaluator import EvaluationListener, ShopEvaluator
+from daemon.config.settings import Settings, StreamSettings
 from daemon.http import Api, make_app
-from daemon.ledger import Ledger
-from daemon.metrics import Metrics
-from daemon.poller import StreamPoller
-from daemon.scorecard import load_scorecard
-from daemon.settings import Settings, StreamSettings
+from daemon.scoring.scorecard import load_scorecard
 from daemon.store import migrate
 from daemon.store.engine import create_engine
-from daemon.store.repository import ObservationStore
+from daemon.store.ledger import Ledger
+from daemon.store.observations import ObservationStore
+from daemon.watch.evaluator import EvaluationListener, ShopEvaluator
+from daemon.watch.metrics import Metrics
+from daemon.watch.poller import StreamPoller
 
 log = structlog.get_logger("shopwatch")
 

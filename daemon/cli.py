@@ -16,9 +16,9 @@ from typing import Any
 
 from checks.registry import RULES
 from daemon import logs
-from daemon.durations import format_duration
-from daemon.policy import policy_for
-from daemon.settings import ConfigError, Settings, load, missing_secrets
+from daemon.config.durations import format_duration
+from daemon.config.settings import ConfigError, Settings, load, missing_secrets
+from daemon.scoring.policy import policy_for
 
 DEFAULT_CONFIG = os.environ.get("SHOPWATCH_CONFIG", "/etc/shopwatch/shopwatch.toml")
 
@@ -153,7 +153,7 @@ def _print_violations(rows: Sequence[dict[str, Any]], fmt: str) -> None:
 
 
 def cmd_violations(args: argparse.Namespace) -> int:
-    from daemon.ledger import Ledger, LedgerError
+    from daemon.store.ledger import Ledger, LedgerError
 
     settings = _settings(args.config)
 
@@ -174,7 +174,7 @@ def cmd_violations(args: argparse.Namespace) -> int:
             elif args.action == "show":
                 print(json.dumps(await ledger.get(args.id), ensure_ascii=False, indent=2))
             elif args.action == "add":
-                from daemon.score_entries import record_manual_violation
+                from daemon.scoring.entries import record_manual_violation
 
                 added = await record_manual_violation(
                     ledger,
@@ -208,7 +208,9 @@ def _print_block(text: str) -> None:
 
 
 def cmd_scorecard(args: argparse.Namespace) -> int:
-    from daemon import score_entries, scorecard, scorecard_render
+    from daemon.scoring import entries as score_entries
+    from daemon.scoring import render as scorecard_render
+    from daemon.scoring import scorecard
 
     settings = _settings(args.config)
 
@@ -257,7 +259,7 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from daemon.replay import render_replay, replay
+    from daemon.scoring.replay import render_replay, replay
 
     current, other = _settings(args.current), _settings(args.config)
 
@@ -313,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--by", required=True, help="the supervisor's name")
         p.add_argument("--reason", required=action == "waive")
     vadd = vsub.add_parser("add", help="record a catalogue violation by hand")
-    vadd.add_argument("--code", required=True, help="a catalogue code (config/policy.toml)")
+    vadd.add_argument("--code", required=True, help="a catalogue code (the policy catalogue)")
     vadd.add_argument("--agent")
     vadd.add_argument("--at", required=True, help="when it happened, RFC 3339")
     vadd.add_argument("--points", type=int)

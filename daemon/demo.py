@@ -21,7 +21,7 @@ from aiohttp import web
 from daemon import service
 from daemon.app import Daemon
 from daemon.clock import SystemClock
-from daemon.settings import Settings
+from daemon.config.settings import Settings
 from daemon.simulator.app import make_simulator_app
 from daemon.simulator.scenario import Scenario
 from daemon.simulator.world import World

@@ -19,10 +19,11 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 
 from connectors.errors import BadResponse
 from connectors.wire import parse_instant
-from daemon import score_entries, scorecard
 from daemon.clock import Clock
-from daemon.ledger import STATUSES, Ledger, LedgerError, NotFound
-from daemon.settings import Settings
+from daemon.config.settings import Settings
+from daemon.scoring import entries as score_entries
+from daemon.scoring import scorecard
+from daemon.store.ledger import STATUSES, Ledger, LedgerError, NotFound
 
 Readiness = Callable[[], tuple[bool, dict[str, Any]]]
 TokenReader = Callable[[], str | None]

@@ -18,9 +18,9 @@ from typing import Any
 import structlog
 
 from daemon.app import Daemon
-from daemon.policy import policy_for
+from daemon.config.settings import ConfigError, Settings, load
+from daemon.scoring.policy import policy_for
 from daemon.sdnotify import SystemdNotifier, run_watchdog
-from daemon.settings import ConfigError, Settings, load
 
 log = structlog.get_logger("shopwatch")
 

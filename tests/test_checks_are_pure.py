@@ -77,7 +77,7 @@ def test_checks_module_imports_only_stdlib_checks_and_connectors_model(path: Pat
     "source",
     [
         "import daemon.store",
-        "from daemon import ledger",
+        "from daemon.store import ledger",
         "import sqlalchemy as sa",
         "from httpx import AsyncClient",
         "def f():\n    import aiohttp",

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import main
-from daemon.durations import format_duration, parse_duration
-from daemon.settings import ConfigError, load, parse, resolve_secret_path
+from daemon.config.durations import format_duration, parse_duration
+from daemon.config.settings import ConfigError, load, parse, resolve_secret_path
+from daemon.scoring.policy import DEFAULT_POLICY_FILE
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
-DAEMON_CONFIGS = sorted(p for p in CONFIG.glob("*.toml") if p.name != "policy.toml")
+DAEMON_CONFIGS = sorted(CONFIG.glob("*.toml"))
 
 MINIMAL = """
 [[shops]]
@@ -250,7 +251,7 @@ def test_check_config_also_checks_the_policy_catalogue_beside_it(
     config = tmp_path / "c.toml"
     config.write_text(MINIMAL)
     assert main(["check-config", str(config)]) == 0
-    policy = (CONFIG / "policy.toml").read_text()
+    policy = DEFAULT_POLICY_FILE.read_text()
     (tmp_path / "policy.toml").write_text(policy.replace("last_place_below =", "last_place_belw ="))
     assert main(["check-config", str(config)]) == 1
     err = capsys.readouterr().err

@@ -14,11 +14,11 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from daemon.alerts.config import AlertSettings, WebhookSettings, parse_alerts
 from daemon.alerts.listener import AlertListener
 from daemon.clock import Clock, Sleep, real_sleep
-from daemon.metrics import Metrics
-from daemon.settings import Settings
+from daemon.config.alert_settings import AlertSettings, WebhookSettings, parse_alerts
+from daemon.config.settings import Settings
+from daemon.watch.metrics import Metrics
 
 __all__ = [
     "AlertListener",

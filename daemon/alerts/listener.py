@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from checks.subject import Breach
 from daemon.alerts.alertmanager import AlertmanagerClient, alert_payload, merge_pushes
-from daemon.alerts.config import ALERTMANAGER, AlertSettings
 from daemon.alerts.notice import (
     AT_RISK,
     SUBJECT_TYPES,
@@ -48,11 +47,12 @@ from daemon.alerts.sending import SendQueue
 from daemon.alerts.state import NoticeLog, NoticeRow, RowKey
 from daemon.alerts.webhooks import BATCH_MAX, WebhookClient
 from daemon.clock import Clock, Sleep
-from daemon.evaluator import OpenItem
-from daemon.ledger import Recorded
-from daemon.metrics import Metrics
-from daemon.settings import Settings
+from daemon.config.alert_settings import ALERTMANAGER, AlertSettings
+from daemon.config.settings import Settings
+from daemon.store.ledger import Recorded
 from daemon.store.tables import violations
+from daemon.watch.evaluator import OpenItem
+from daemon.watch.metrics import Metrics
 
 log = structlog.get_logger("shopwatch.alerts")
 

@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 import structlog
 
 from daemon.alerts.webhooks import DeliveryError
-from daemon.metrics import Metrics
+from daemon.watch.metrics import Metrics
 
 log = structlog.get_logger("shopwatch.alerts")
 

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from daemon.alerts.notice import Notice
-from daemon.store.repository import dialect_insert
+from daemon.store.observations import dialect_insert
 from daemon.store.tables import alert_notices
 
 RowKey = tuple[str, str, str, str, str]

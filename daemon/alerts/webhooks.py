@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import structlog
 
-from daemon.alerts.config import WebhookSettings
 from daemon.alerts.notice import AT_RISK, Notice, rule_title
 from daemon.clock import Sleep
+from daemon.config.alert_settings import WebhookSettings
 
 log = structlog.get_logger("shopwatch.alerts")
 

@@ -1,4 +1,4 @@
-"""The schema. Alembic migrations in ``daemon/migrations`` create and evolve it.
+"""The schema. Alembic migrations in ``daemon/store/migrations`` create and evolve it.
 
 Uniqueness keys make re-reading harmless: an order version is (shop, order, updated_at),
 a message (shop, message), a violation (shop, rule, subject). Instants are stored as UTC.

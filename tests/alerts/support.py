@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from checks.subject import Breach, Subject
 from daemon.alerts import AlertListener, AlertSettings, build_alert_listener, parse_alerts
-from daemon.evaluator import OpenItem
-from daemon.ledger import Ledger, Recorded
-from daemon.metrics import Metrics
-from daemon.settings import Settings
+from daemon.config.settings import Settings
+from daemon.store.ledger import Ledger, Recorded
+from daemon.watch.evaluator import OpenItem
+from daemon.watch.metrics import Metrics
 from tests.conftest import FakeClock
 from tests.daemon.fakes import SleepRecorder, settings_for
 

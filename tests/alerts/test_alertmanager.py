@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from daemon.alerts import build_alert_listener
 from daemon.alerts.alertmanager import rfc3339
-from daemon.metrics import Metrics
 from daemon.store.migrate import compare_type
 from daemon.store.tables import metadata
+from daemon.watch.metrics import Metrics
 from tests.conftest import FakeClock
 from tests.daemon.fakes import settings_for
 from tests.daemon.shop import local

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from daemon.alerts import parse_alerts
-from daemon.settings import ConfigError
+from daemon.config.settings import ConfigError
 
 from .support import alert_settings
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.model import AgentPresence, Message, Order, Page
-from daemon.settings import Settings, parse
+from daemon.config.settings import Settings, parse
 
 Step = Page[Any] | Exception
 

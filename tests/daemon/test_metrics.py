@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.metrics import TEAM, UNKNOWN_AGENT, Metrics
+from daemon.watch.metrics import TEAM, UNKNOWN_AGENT, Metrics
 
 
 def test_agent_labels_are_the_roster_unknown_or_team() -> None:

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.errors import AuthFailed, BadResponse, RateLimited, Unavailable
 from connectors.model import Direction, Stream
-from daemon.metrics import Metrics
-from daemon.poller import RetryPolicy, StreamPoller
 from daemon.simulator.world import new_message, new_order
-from daemon.store.repository import ObservationStore
+from daemon.store.observations import ObservationStore
+from daemon.watch.metrics import Metrics
+from daemon.watch.poller import RetryPolicy, StreamPoller
 from tests.conftest import FakeClock
 
 from .fakes import ScriptedSource, SleepRecorder, page, settings_for

@@ -36,7 +36,7 @@ from aiohttp.test_utils import TestServer
 from connectors.model import Direction, OrderStatus
 from daemon.alerts import build_alert_listener, parse_alerts
 from daemon.app import Daemon
-from daemon.settings import Settings, parse
+from daemon.config.settings import Settings, parse
 from daemon.simulator.world import World, new_message, new_order
 from tests.daemon.shop import simulator
 

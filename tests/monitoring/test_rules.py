@@ -67,7 +67,7 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shopwatch_agent_score": ("gauge", ("agent",)),
     "shopwatch_alerts_sent_total": ("counter", ("receiver",)),
     "shopwatch_alert_send_failures_total": ("counter", ("receiver",)),
-    # beyond the list, exported by daemon/metrics.py
+    # beyond the list, exported by daemon/watch/metrics.py
     "shopwatch_pages_rejected_total": ("counter", ("shop", "stream")),
     "shopwatch_jobs_skipped_total": ("counter", ("task",)),
     "shopwatch_agent_conversion_ratio": ("gauge", ("agent",)),

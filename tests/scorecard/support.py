@@ -9,8 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from daemon.policy import DEFAULT_POLICY_FILE, Month, Policy, load
-from daemon.scorecard import (
+from daemon.config.settings import Settings, parse
+from daemon.scoring.policy import DEFAULT_POLICY_FILE, Month, Policy, load
+from daemon.scoring.scorecard import (
     AdjustmentRecord,
     AgentRecord,
     BonusRecord,
@@ -19,7 +20,6 @@ from daemon.scorecard import (
     ViolationRecord,
     compute_scorecard,
 )
-from daemon.settings import Settings, parse
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOVEMBER = Month(2026, 11)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from daemon.conversion import (
+from daemon.scoring.conversion import (
     AgentConversion,
     AgentReply,
     MonthConversion,
@@ -15,7 +15,7 @@ from daemon.conversion import (
     day_final,
     monthly_conversion,
 )
-from daemon.policy import Month
+from daemon.scoring.policy import Month
 
 from .support import NOVEMBER, POLICY, TZ, at
 

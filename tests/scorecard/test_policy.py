@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.policy import DEFAULT_POLICY_FILE, Month, PolicyError, load, parse, policy_file
-from daemon.settings import ConfigError
+from daemon.config.settings import ConfigError
+from daemon.scoring.policy import DEFAULT_POLICY_FILE, Month, PolicyError, load, parse, policy_file
 
 from .support import POLICY, TZ
 

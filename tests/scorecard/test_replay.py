@@ -9,13 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.model import Direction, Stream
-from daemon.evaluator import ShopEvaluator
-from daemon.ledger import Ledger
-from daemon.metrics import Metrics
-from daemon.replay import render_replay, replay
-from daemon.settings import Settings
+from daemon.config.settings import Settings
+from daemon.scoring.replay import render_replay, replay
 from daemon.simulator.world import new_message, new_order
-from daemon.store.repository import ObservationStore, StreamState
+from daemon.store.ledger import Ledger
+from daemon.store.observations import ObservationStore, StreamState
 from daemon.store.tables import (
     bonuses,
     scorecard_events,
@@ -23,6 +21,8 @@ from daemon.store.tables import (
     violation_events,
     violations,
 )
+from daemon.watch.evaluator import ShopEvaluator
+from daemon.watch.metrics import Metrics
 from tests.conftest import FakeClock
 
 from .support import at, make_settings

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from daemon.policy import Month
-from daemon.scorecard import AgentRecord
+from daemon.scoring.policy import Month
+from daemon.scoring.scorecard import AgentRecord
 
 from .support import (
     HIRED_MID_OCTOBER,

@@ -17,23 +17,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from checks.subject import Breach, Subject
 from connectors.model import Direction, OrderStatus, Stream
-from daemon.ledger import Ledger
-from daemon.score_entries import (
+from daemon.config.settings import Settings
+from daemon.scoring.entries import (
     add_bonus,
     record_manual_violation,
     revoke_bonus,
     scorecard_audit,
     set_adjustment,
 )
-from daemon.scorecard import (
+from daemon.scoring.render import render
+from daemon.scoring.scorecard import (
     ScorecardError,
     load_scorecard,
 )
-from daemon.scorecard_render import render
-from daemon.settings import Settings
 from daemon.simulator.world import new_message, new_order
 from daemon.store import migrate
-from daemon.store.repository import ObservationStore
+from daemon.store.ledger import Ledger
+from daemon.store.observations import ObservationStore
 from daemon.store.tables import bonuses, score_adjustments, scorecard_events
 
 from .support import at, make_settings

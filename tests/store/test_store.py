@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from checks.subject import Breach, Subject, Undecidable
 from connectors.model import AgentPresence, Direction, OrderStatus, PresenceStatus, Stream
-from daemon.ledger import Ledger, LedgerError
 from daemon.simulator.world import new_message, new_order
 from daemon.store import migrate
-from daemon.store.repository import ObservationStore
+from daemon.store.ledger import Ledger, LedgerError
+from daemon.store.observations import ObservationStore
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
 """The ``[alerts]`` table: where shopwatch sends its own notices, read strictly.
 
-Same conventions as the rest of the config (:mod:`daemon.settings`, read with the same
-:class:`~daemon.toml_table.TomlTable`): unknown keys and bad values are errors naming the
+Same conventions as the rest of the config (:mod:`daemon.config.settings`, read with the same
+:class:`~daemon.config.toml_table.TomlTable`): unknown keys and bad values are errors naming the
 dotted key, durations are written ``"30s"``, and a URL that
 carries a secret (a DingTalk ``access_token``, a WeCom ``key``) is never written inline but
 read from a file or systemd credential at each send, so rotating it needs no restart.
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from daemon.secrets import resolve_secret_path
-from daemon.toml_table import (
+from daemon.config.secrets import resolve_secret_path
+from daemon.config.toml_table import (
     ConfigError,
     TomlTable,
     boolean,

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from daemon.ledger import Ledger
-from daemon.policy import Month, Policy, policy_for
-from daemon.scorecard import NotFound, ScorecardError, parse_month
-from daemon.settings import Settings
+from daemon.config.settings import Settings
+from daemon.scoring.policy import Month, Policy, policy_for
+from daemon.scoring.scorecard import NotFound, ScorecardError, parse_month
+from daemon.store.ledger import Ledger
 from daemon.store.tables import bonuses, score_adjustments, scorecard_events
 
 # ---- writing: bonuses, adjustments, manual violations, each with its audit trail ----

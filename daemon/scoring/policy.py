@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from daemon.durations import parse_duration
-from daemon.settings import ConfigError, Settings
-from daemon.toml_table import TomlTable, amount, boolean, read_toml
+from daemon.config.durations import parse_duration
+from daemon.config.settings import ConfigError, Settings
+from daemon.config.toml_table import TomlTable, amount, boolean, read_toml
 
-DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "config" / "policy.toml"
+DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "policy.toml"
 POLICY_FILE_NAME = "policy.toml"
 
 SEVERITIES = ("light", "moderate", "severe", "dismissal", "fine")

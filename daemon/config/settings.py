@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if typing.TYPE_CHECKING:
-    from daemon.alerts.config import AlertSettings
+    from daemon.config.alert_settings import AlertSettings
 
 from checks.business_time import BusinessCalendar, Holiday, Shift
 from checks.options import RuleOptions
@@ -28,8 +28,8 @@ from checks.registry import RULES
 from connectors import registry as connector_registry
 from connectors.model import Stream
 from connectors.options import OptionError
-from daemon.secrets import resolve_secret_path, secret_reader
-from daemon.toml_table import (
+from daemon.config.secrets import resolve_secret_path, secret_reader
+from daemon.config.toml_table import (
     ConfigError,
     TomlTable,
     amount,
@@ -354,7 +354,7 @@ def _rules(table: TomlTable) -> dict[str, RuleOptions]:
 def _alerts_module() -> Any:
     # daemon.alerts builds on this module (its listener takes a Settings), so its config
     # part is imported when a config is read rather than at import time.
-    from daemon.alerts import config
+    from daemon.config import alert_settings as config
 
     return config
 

@@ -25,9 +25,9 @@ from connectors.base import ChatSource, OrderSource
 from connectors.errors import AuthFailed, BadResponse, ConnectorError, Unavailable
 from connectors.model import Message, Order, Page, Stream
 from daemon.clock import Clock, Sleep, real_sleep
-from daemon.metrics import Metrics
-from daemon.settings import StreamSettings
-from daemon.store.repository import ObservationStore, StreamState
+from daemon.config.settings import StreamSettings
+from daemon.store.observations import ObservationStore, StreamState
+from daemon.watch.metrics import Metrics
 
 log = structlog.get_logger("shopwatch.poller")
 

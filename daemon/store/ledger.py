@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from checks.subject import Breach, Undecidable
-from daemon.store.repository import dialect_insert
+from daemon.store.observations import dialect_insert
 from daemon.store.tables import undecidable_subjects, violation_events, violations
 
 STATUSES = ("open", "confirmed", "waived")

@@ -38,8 +38,8 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.model import Direction
-from daemon.policy import ConversionPolicy, Month, local_midnight
-from daemon.settings import Settings
+from daemon.config.settings import Settings
+from daemon.scoring.policy import ConversionPolicy, Month, local_midnight
 from daemon.store.tables import messages, order_versions, stream_state
 
 CENT = Decimal("0.01")

@@ -1,7 +1,7 @@
 """Strict reading of a TOML table: every key is either read or an error naming it.
 
-Shared by the daemon's config (:mod:`daemon.settings`) and the policy catalogue
-(:mod:`daemon.policy`), so both files answer a misspelt key the same way: with the file,
+Shared by the daemon's config (:mod:`daemon.config.settings`) and the policy catalogue
+(:mod:`daemon.scoring.policy`), so both files answer a misspelt key the same way: with the file,
 the dotted key and what is known there.
 """
 
@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
-from daemon.durations import parse_duration
+from daemon.config.durations import parse_duration
 
 T = TypeVar("T")
 

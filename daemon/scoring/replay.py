@@ -29,10 +29,11 @@ from checks.evidence import Evidence, PresenceHistory, StreamBounds, Watermarks
 from checks.registry import RULES
 from checks.subject import Breach, Undecidable
 from connectors.model import Stream
-from daemon.conversion import json_number
-from daemon.evaluator import BATCH
-from daemon.policy import Month, Policy, policy_for
-from daemon.scorecard import (
+from daemon.config.settings import Settings
+from daemon.scoring.conversion import json_number
+from daemon.scoring.policy import Month, Policy, policy_for
+from daemon.scoring.render import table
+from daemon.scoring.scorecard import (
     COUNTED,
     AgentScore,
     Scorecard,
@@ -41,9 +42,8 @@ from daemon.scorecard import (
     parse_month,
     read_violations,
 )
-from daemon.scorecard_render import table
-from daemon.settings import Settings
-from daemon.store.repository import ObservationStore
+from daemon.store.observations import ObservationStore
+from daemon.watch.evaluator import BATCH
 
 log = structlog.get_logger("shopwatch.replay")
 

@@ -29,7 +29,7 @@ Decisions where the SPEC is silent:
 
 Two layers here: pure records and :func:`compute_scorecard`, and reading the store
 (:func:`load_scorecard`, the CLI/API entry point). Writing bonuses, adjustments and manual
-entries lives in :mod:`daemon.score_entries`, rendering in :mod:`daemon.scorecard_render`.
+entries lives in :mod:`daemon.scoring.entries`, rendering in :mod:`daemon.scoring.render`.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from daemon.conversion import AgentConversion, MonthConversion, json_number, load_conversion
-from daemon.policy import Month, Policy, ScorePolicy, policy_for
-from daemon.settings import Settings
+from daemon.config.settings import Settings
+from daemon.scoring.conversion import AgentConversion, MonthConversion, json_number, load_conversion
+from daemon.scoring.policy import Month, Policy, ScorePolicy, policy_for
 from daemon.store.tables import bonuses, score_adjustments, violations
 
 COUNTED = ("open", "confirmed")

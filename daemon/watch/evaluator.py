@@ -23,11 +23,11 @@ from checks.replies import first_replies
 from checks.subject import Breach, Outcome, Pending, Undecidable
 from connectors.model import Message, Stream
 from daemon.clock import Clock
-from daemon.ledger import Ledger, Recorded
-from daemon.metrics import Metrics
-from daemon.poller import StreamPoller
-from daemon.settings import Settings
-from daemon.store.repository import ObservationStore
+from daemon.config.settings import Settings
+from daemon.store.ledger import Ledger, Recorded
+from daemon.store.observations import ObservationStore
+from daemon.watch.metrics import Metrics
+from daemon.watch.poller import StreamPoller
 
 log = structlog.get_logger("shopwatch.evaluator")
 
