@@ -7,9 +7,12 @@ the poller hands back the opaque ``page_token`` it was given.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from connectors.http import TokenReader
 from connectors.model import AgentPresence, Message, Order, Page
 
 
@@ -31,3 +34,20 @@ class ChatSource(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+Source = OrderSource | ChatSource
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceConfig:
+    """What every source is built from: the common keys plus the kind's own ``extra`` keys."""
+
+    kind: str
+    base_url: str
+    token: TokenReader
+    timeout: float
+    page_size: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    read_secret: Callable[[str], str] = field(default=lambda name: "")
+    """Reads a further secret named by a ``*_file`` extra key (e.g. an app secret)."""

@@ -7,35 +7,17 @@ Every platform declares which streams it can serve, validates its own extra keys
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import ChatSource, OrderSource
+from connectors.base import Source, SourceConfig
 from connectors.chatwoot import options as chatwoot
 from connectors.generic.client import GenericShopClient
-from connectors.http import TokenReader
 from connectors.model import Stream
 from connectors.options import OptionError
 from connectors.shopify import options as shopify
 from connectors.taobao import options as taobao
 from connectors.woocommerce import options as woocommerce
-
-
-@dataclass(frozen=True, kw_only=True)
-class SourceConfig:
-    """What every source is built from: the common keys plus the kind's own ``extra`` keys."""
-
-    kind: str
-    base_url: str
-    token: TokenReader
-    timeout: float
-    page_size: int
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    read_secret: Callable[[str], str] = field(default=lambda name: "")
-    """Reads a further secret named by a ``*_file`` extra key (e.g. an app secret)."""
-
-
-Source = OrderSource | ChatSource
 
 
 @dataclass(frozen=True, kw_only=True)

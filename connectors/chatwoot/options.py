@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from connectors.base import SourceConfig
 from connectors.chatwoot.client import ChatwootClient
 from connectors.chatwoot.normalize import BuyerKey
 from connectors.chatwoot.source import ChatwootChatSource
 from connectors.model import Stream
 from connectors.options import fail
-
-if TYPE_CHECKING:
-    from connectors.registry import SourceConfig
 
 STREAMS = frozenset({Stream.CHAT})
 EXTRA_KEYS = frozenset({"account_id", "buyer_key", "inbox_id"})

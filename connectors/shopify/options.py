@@ -9,16 +9,14 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from connectors.base import SourceConfig
 from connectors.model import Stream
 from connectors.options import fail, one_of
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.normalize import BuyerKey, MemoSource, ShopifyRules
 from connectors.shopify.source import ShopifyOrderSource
-
-if TYPE_CHECKING:
-    from connectors.registry import SourceConfig
 
 E = TypeVar("E", bound=enum.StrEnum)
 

@@ -10,17 +10,15 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from connectors.base import SourceConfig
 from connectors.model import Stream
 from connectors.options import fail, one_of
 from connectors.taobao.client import TaobaoClient
 from connectors.taobao.normalize import BuyerKey
 from connectors.taobao.signing import SignMethod
 from connectors.taobao.source import TaobaoOrderSource
-
-if TYPE_CHECKING:
-    from connectors.registry import SourceConfig
 
 E = TypeVar("E", bound=enum.StrEnum)
 

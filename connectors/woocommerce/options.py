@@ -9,16 +9,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from connectors.base import SourceConfig
 from connectors.model import OrderStatus, Stream
 from connectors.options import fail, one_of
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.normalize import BuyerKey, WooRules
 from connectors.woocommerce.source import WooCommerceOrderSource
-
-if TYPE_CHECKING:
-    from connectors.registry import SourceConfig
 
 E = TypeVar("E", bound=enum.StrEnum)
 

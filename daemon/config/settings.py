@@ -26,6 +26,7 @@ from checks.business_time import BusinessCalendar, Holiday, Shift
 from checks.options import RuleOptions
 from checks.registry import RULES
 from connectors import registry as connector_registry
+from connectors.base import SourceConfig
 from connectors.model import Stream
 from connectors.options import OptionError
 from daemon.config.secrets import resolve_secret_path, secret_reader
@@ -138,9 +139,9 @@ class StreamSettings:
     extra: Mapping[str, Any]
     secret_files: Mapping[str, Path]
 
-    def source_config(self) -> connector_registry.SourceConfig:
+    def source_config(self) -> SourceConfig:
         files = dict(self.secret_files)
-        return connector_registry.SourceConfig(
+        return SourceConfig(
             kind=self.kind,
             base_url=self.base_url,
             token=secret_reader(self.token_file),

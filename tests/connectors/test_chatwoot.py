@@ -10,12 +10,13 @@ import httpx
 import pytest
 import respx
 
+from connectors.base import SourceConfig
 from connectors.chatwoot.client import ChatwootClient
 from connectors.chatwoot.normalize import BuyerKey
 from connectors.chatwoot.source import ChatwootChatSource
 from connectors.errors import AuthFailed, BadResponse, RateLimited
 from connectors.model import Direction, Message, PresenceStatus, Stream
-from connectors.registry import OptionError, SourceConfig, lookup, validate_extra
+from connectors.registry import OptionError, lookup, validate_extra
 from tests.connectors.support import FixedClock, load_fixture, utc
 
 BASE = "https://chat.example.test"

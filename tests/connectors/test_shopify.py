@@ -11,9 +11,10 @@ import httpx
 import pytest
 import respx
 
+from connectors.base import SourceConfig
 from connectors.errors import AuthFailed, BadResponse, RateLimited
 from connectors.model import Order, OrderStatus, Stream
-from connectors.registry import OptionError, SourceConfig, lookup, validate_extra
+from connectors.registry import OptionError, lookup, validate_extra
 from connectors.shopify.client import CallLimit, ShopifyClient
 from connectors.shopify.normalize import BuyerKey, MemoSource, ShopifyRules
 from connectors.shopify.source import ShopifyOrderSource

@@ -13,9 +13,10 @@ import httpx
 import pytest
 import respx
 
+from connectors.base import SourceConfig
 from connectors.errors import AuthFailed, BadResponse, RateLimited, Unavailable
 from connectors.model import Order, OrderStatus, Stream
-from connectors.registry import OptionError, SourceConfig, lookup, validate_extra
+from connectors.registry import OptionError, lookup, validate_extra
 from connectors.taobao import envelope, localtime
 from connectors.taobao.client import TaobaoClient
 from connectors.taobao.cursor import Cursor

@@ -13,9 +13,10 @@ import httpx
 import pytest
 import respx
 
+from connectors.base import SourceConfig
 from connectors.errors import AuthFailed, BadResponse, RateLimited
 from connectors.model import Order, OrderStatus, Stream
-from connectors.registry import OptionError, SourceConfig, lookup, validate_extra
+from connectors.registry import OptionError, lookup, validate_extra
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.normalize import WooRules
 from connectors.woocommerce.source import WooCommerceOrderSource
