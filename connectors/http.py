@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from connectors.clock import utc_now
 from connectors.errors import AuthFailed, BadResponse, RateLimited, Unavailable
 
 TokenReader = Callable[[], str]
@@ -33,7 +34,7 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (when - (now or utc_now())).total_seconds())
 
 
 def raise_for_status(response: httpx.Response, what: str) -> None:

@@ -16,18 +16,14 @@ the previous fetch and that one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from connectors.chatwoot import normalize
 from connectors.chatwoot.client import ChatwootClient
 from connectors.chatwoot.normalize import BuyerKey, Conversation
+from connectors.clock import Clock, utc_now
 from connectors.errors import BadResponse
 from connectors.model import AgentPresence, Message, Page, PresenceStatus
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _page_no(token: str | None) -> int:
@@ -47,7 +43,7 @@ class ChatwootChatSource:
         client: ChatwootClient,
         buyer_key: BuyerKey,
         inbox_id: int | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._client = client
         self._buyer_key = buyer_key

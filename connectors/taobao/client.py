@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
+from connectors.clock import Clock, utc_now
 from connectors.errors import BadResponse, Unavailable
 from connectors.http import TokenReader, raise_for_status
 from connectors.taobao import envelope, localtime
 from connectors.taobao.signing import SignMethod, sign
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class TaobaoClient:

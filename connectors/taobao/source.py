@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from connectors.clock import Clock, utc_now
 from connectors.model import Order, Page
 from connectors.taobao import localtime, normalize
-from connectors.taobao.client import Clock, TaobaoClient, utc_now
+from connectors.taobao.client import TaobaoClient
 from connectors.taobao.cursor import Cursor
 from connectors.taobao.normalize import BuyerKey
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 import base64
 import json
 from collections import OrderedDict
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from connectors.clock import Clock, utc_now
 from connectors.errors import BadResponse
 from connectors.model import Order, Page
 from connectors.woocommerce import normalize
@@ -32,10 +32,6 @@ from connectors.woocommerce.normalize import WooRules
 
 MAX_PAGE_SIZE = 100  # WordPress caps per_page at 100
 MAX_REMEMBERED = 2000
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _encode(after: datetime, page: int) -> str:
@@ -64,7 +60,7 @@ class WooCommerceOrderSource:
         rules: WooRules,
         page_size: int,
         memo_recheck: timedelta,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._client = client
         self._rules = rules
