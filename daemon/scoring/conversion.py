@@ -39,7 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.model import Direction
 from daemon.config.settings import Settings
-from daemon.scoring.policy import ConversionPolicy, Month, local_midnight
+from daemon.scoring.month import Month, local_midnight
+from daemon.scoring.policy import ConversionPolicy
 from daemon.store.tables import messages, order_versions, stream_state
 
 CENT = Decimal("0.01")

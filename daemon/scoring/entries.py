@@ -11,7 +11,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from daemon.config.settings import Settings
-from daemon.scoring.policy import Month, Policy, policy_for
+from daemon.scoring.month import Month
+from daemon.scoring.policy import Policy, policy_for
 from daemon.scoring.scorecard import NotFound, ScorecardError, parse_month
 from daemon.store.ledger import Ledger
 from daemon.store.tables import bonuses, score_adjustments, scorecard_events

@@ -10,7 +10,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from daemon.config.settings import Settings, parse
-from daemon.scoring.policy import DEFAULT_POLICY_FILE, Month, Policy, load
+from daemon.scoring.month import Month
+from daemon.scoring.policy import DEFAULT_POLICY_FILE, Policy, load
 from daemon.scoring.scorecard import (
     AdjustmentRecord,
     AgentRecord,

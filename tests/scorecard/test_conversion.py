@@ -15,7 +15,7 @@ from daemon.scoring.conversion import (
     day_final,
     monthly_conversion,
 )
-from daemon.scoring.policy import Month
+from daemon.scoring.month import Month
 
 from .support import NOVEMBER, POLICY, TZ, at
 

@@ -23,7 +23,7 @@ from daemon.scoring.conversion import (
     award_top,
     monthly_conversion,
 )
-from daemon.scoring.policy import Month
+from daemon.scoring.month import Month
 from daemon.scoring.render import render
 from daemon.scoring.scorecard import AgentRecord, MonthRecords, Scorecard, compute_scorecard
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from daemon.config.settings import ConfigError
-from daemon.scoring.policy import DEFAULT_POLICY_FILE, Month, PolicyError, load, parse, policy_file
+from daemon.scoring.month import Month
+from daemon.scoring.policy import DEFAULT_POLICY_FILE, PolicyError, load, parse, policy_file
 
 from .support import POLICY, TZ
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from daemon.scoring.policy import Month
+from daemon.scoring.month import Month
 from daemon.scoring.scorecard import AgentRecord
 
 from .support import (
