@@ -7,15 +7,15 @@ the violation is recorded against the shift (team level).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from checks import evidence_record as record
 from checks.business_time import BusinessCalendar
 from checks.evidence import Evidence
+from checks.evidence_record import BreachEvidence, MessageRecord, WatermarkRecord
 from checks.subject import Breach, Subject
 from connectors.model import Message
 
@@ -62,13 +62,14 @@ def attributed_breach(
     *,
     points: int,
     fine: Decimal,
-    details: dict[str, Any],
+    record: BreachEvidence,
     tier: int | None = None,
     final: bool = True,
     recheck_at: datetime | None = None,
 ) -> Breach:
     """A breach with its responsible agent and the evidence every rule records: the rule's
-    own ``details``, the last agent message before the deadline and the watermarks."""
+    own ``record``, completed with the last agent message before the deadline and the
+    watermarks."""
     who = attribute(evidence.conversation(), deadline, evidence.calendar)
     return Breach(
         subject=subject,
@@ -80,9 +81,9 @@ def attributed_breach(
         fine=fine,
         final=final,
         recheck_at=recheck_at,
-        evidence={
-            **details,
-            "last_agent_message": record.message(who.last_agent_message),
-            "watermarks": record.watermarks(evidence.watermarks),
-        },
+        evidence=dataclasses.replace(
+            record,
+            last_agent_message=MessageRecord.maybe(who.last_agent_message),
+            watermarks=WatermarkRecord.of(evidence.watermarks),
+        ),
     )

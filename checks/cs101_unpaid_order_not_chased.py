@@ -37,16 +37,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from checks import evidence_record as record
 from checks.attribution import attributed_breach
 from checks.evidence import Evidence
+from checks.evidence_record import BreachEvidence, Clock, Fact, OrderVersionRecord, instant
 from checks.options import RuleOptions
+from checks.rule import Rule, rule_doc
 from checks.subject import Outcome, Pending, Satisfied, Subject, Undecidable
 from connectors.model import Order, OrderStatus
 
 CODE = "CS101"
-SLUG = "unpaid-order-not-chased"
-NAME = "Unpaid order not chased"
+HISTORY_INCOMPLETE = "history_incomplete"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +56,39 @@ class Options(RuleOptions):
     fine: Decimal = Decimal(5)
     sibling_window: timedelta = timedelta(hours=24)
     """A payment on another order of the buyer this long before the order counts as paid."""
+
+    def lookback(self) -> timedelta:
+        return self.sibling_window
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnpaidOrder:
+    id: str
+    created_at: str | None
+    versions: tuple[OrderVersionRecord, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnchasedEvidence(BreachEvidence):
+    """The unpaid order with every observed version, and the time allowed."""
+
+    order: UnpaidOrder | None = None
+    within_seconds: float = 0
+
+    def facts(self, at: Clock) -> list[Fact]:
+        if self.order is None:
+            return []
+        order = self.order
+        return [
+            (
+                f"订单 {order.id} {at(order.created_at)} 下单",
+                f"order {order.id} placed {at(order.created_at)}",
+            ),
+            (
+                f"观察到 {len(order.versions)} 个订单版本",
+                f"{len(order.versions)} order version(s) observed",
+            ),
+        ]
 
 
 def _paid_time(version: Order) -> datetime | None:
@@ -117,7 +150,7 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
             continue
         if created_at < evidence.watermarks.chat.history_start:
             outcomes.append(
-                Undecidable(subject=subject, deadline=deadline, reason="history_incomplete")
+                Undecidable(subject=subject, deadline=deadline, reason=HISTORY_INCOMPLETE)
             )
             continue
 
@@ -128,14 +161,29 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
                 evidence,
                 points=options.points,
                 fine=options.fine,
-                details={
-                    "order": {
-                        "id": order_id,
-                        "created_at": record.instant(created_at),
-                        "versions": [record.order_version(v) for v in versions],
-                    },
-                    "within_seconds": options.within.total_seconds(),
-                },
+                record=UnchasedEvidence(
+                    order=UnpaidOrder(
+                        id=order_id,
+                        created_at=instant(created_at),
+                        versions=tuple(OrderVersionRecord.of(v) for v in versions),
+                    ),
+                    within_seconds=options.within.total_seconds(),
+                ),
             )
         )
     return outcomes
+
+
+RULE = Rule(
+    code=CODE,
+    slug="unpaid-order-not-chased",
+    name_zh="未及时催付",
+    name_en="Unpaid order not chased",
+    subject_type="order",
+    options_type=Options,
+    evidence_type=UnchasedEvidence,
+    evaluate=evaluate,
+    doc=rule_doc(__doc__),
+    action=("请联系买家催付", "chase the buyer for payment"),
+    undecidable_reasons=(HISTORY_INCOMPLETE,),
+)

@@ -41,16 +41,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from checks import evidence_record as record
 from checks.attribution import attributed_breach
 from checks.evidence import Evidence
+from checks.evidence_record import BreachEvidence, Clock, Fact, MessageRecord, minutes
 from checks.options import RuleOptions
+from checks.rule import Rule, rule_doc
 from checks.subject import Outcome, Pending, Satisfied, Subject, Undecidable
 from connectors.model import Message
 
 CODE = "CS102"
-SLUG = "offline-message-not-answered-first"
-NAME = "Offline message not answered first"
+HISTORY_INCOMPLETE = "history_incomplete"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +77,42 @@ class Options(RuleOptions):
             if lateness <= limit:
                 return tier
         return self.top_tier
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfflineEpisodeEvidence(BreachEvidence):
+    """The episode's messages, the reply if there was one by then, and how late it was."""
+
+    episode: tuple[MessageRecord, ...] = ()
+    reply: MessageRecord | None = None
+    lateness_seconds: float = 0
+    within_seconds: float = 0
+
+    def facts(self, at: Clock) -> list[Fact]:
+        found: list[Fact] = []
+        if self.episode:
+            first = self.episode[0]
+            found.append(
+                (
+                    f"离线留言 {len(self.episode)} 条，首条 {first.id} 于 {at(first.sent_at)}",
+                    f"{len(self.episode)} offline message(s), first {first.id} at "
+                    f"{at(first.sent_at)}",
+                )
+            )
+        reply = self.reply
+        if reply is None:
+            found.append(("尚未回复", "not answered yet"))
+        else:
+            found.append(
+                (
+                    f"回复 {reply.id}（{reply.agent_id}，{at(reply.sent_at)}）",
+                    f"answered by {reply.agent_id} at {at(reply.sent_at)} ({reply.id})",
+                )
+            )
+        if self.lateness_seconds > 0:
+            late = minutes(self.lateness_seconds)
+            found.append((f"超时 {late} 分钟", f"{late} min late"))
+        return found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,7 +166,7 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
             continue
         if first.sent_at < evidence.watermarks.chat.history_start:
             outcomes.append(
-                Undecidable(subject=subject, deadline=deadline, reason="history_incomplete")
+                Undecidable(subject=subject, deadline=deadline, reason=HISTORY_INCOMPLETE)
             )
             continue
 
@@ -154,12 +190,27 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
                 fine=options.fine,
                 final=final,
                 recheck_at=recheck,
-                details={
-                    "episode": record.messages(episode.messages),
-                    "reply": record.message(reply) if answered else None,
-                    "lateness_seconds": lateness.total_seconds(),
-                    "within_seconds": options.within.total_seconds(),
-                },
+                record=OfflineEpisodeEvidence(
+                    episode=MessageRecord.many(episode.messages),
+                    reply=MessageRecord.maybe(reply) if answered else None,
+                    lateness_seconds=lateness.total_seconds(),
+                    within_seconds=options.within.total_seconds(),
+                ),
             )
         )
     return outcomes
+
+
+RULE = Rule(
+    code=CODE,
+    slug="offline-message-not-answered-first",
+    name_zh="离线留言未优先回复",
+    name_en="Offline message not answered first",
+    subject_type="episode",
+    options_type=Options,
+    evidence_type=OfflineEpisodeEvidence,
+    evaluate=evaluate,
+    doc=rule_doc(__doc__),
+    action=("请优先回复离线留言", "answer the offline message first"),
+    undecidable_reasons=(HISTORY_INCOMPLETE,),
+)

@@ -38,22 +38,67 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from checks import evidence_record as record
 from checks.attribution import attributed_breach
 from checks.evidence import Evidence
+from checks.evidence_record import BreachEvidence, Clock, Fact, OrderVersionRecord, instant
 from checks.options import RuleOptions
+from checks.rule import Rule, rule_doc
 from checks.subject import Outcome, Pending, Satisfied, Subject, Undecidable
 from connectors.model import Order
 
 CODE = "CS103"
-SLUG = "paid-order-without-seller-memo"
-NAME = "Paid order without seller memo"
+NO_VERSION_BEFORE_DEADLINE = "no_version_before_deadline"
+QUOTE_LIMIT = 40
 
 
 @dataclass(frozen=True, kw_only=True)
 class Options(RuleOptions):
     within: timedelta = timedelta(minutes=30)
     points: int = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaidOrder:
+    id: str
+    paid_at: str | None
+    buyer_message: str | None
+    versions: tuple[OrderVersionRecord, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MissingMemoEvidence(BreachEvidence):
+    """The paid order with the buyer's message, and its state when the memo was due."""
+
+    order: PaidOrder | None = None
+    first_deadline: str | None = None
+    extended_to_shift_end: bool = False
+    state_at_deadline: OrderVersionRecord | None = None
+
+    def facts(self, at: Clock) -> list[Fact]:
+        found: list[Fact] = []
+        order = self.order
+        if order is not None:
+            found.append(
+                (
+                    f"订单 {order.id} {at(order.paid_at)} 付款",
+                    f"order {order.id} paid {at(order.paid_at)}",
+                )
+            )
+            if order.buyer_message:
+                quote = order.buyer_message[:QUOTE_LIMIT]
+                found.append((f"买家留言「{quote}」", f"buyer note “{quote}”"))
+            versions = len(order.versions)
+            found.append((f"观察到 {versions} 个订单版本", f"{versions} order version(s) observed"))
+        state = self.state_at_deadline
+        if state is not None:
+            found.append(
+                (
+                    f"截止时卖家备注：{state.seller_memo or '空'}，旗标 {state.seller_flag}",
+                    f"at the deadline: seller memo {state.seller_memo or 'empty'}, "
+                    f"flag {state.seller_flag}",
+                )
+            )
+        return found
 
 
 def state_at(versions: list[Order], moment: datetime) -> Order | None:
@@ -103,7 +148,7 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
             outcomes.append(Satisfied(subject=subject, deadline=deadline))
         elif verdict == "undecidable":
             outcomes.append(
-                Undecidable(subject=subject, deadline=deadline, reason="no_version_before_deadline")
+                Undecidable(subject=subject, deadline=deadline, reason=NO_VERSION_BEFORE_DEADLINE)
             )
         else:
             outcomes.append(
@@ -113,17 +158,32 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
                     evidence,
                     points=options.points,
                     fine=options.fine,
-                    details={
-                        "order": {
-                            "id": order_id,
-                            "paid_at": record.instant(trigger.paid_at),
-                            "buyer_message": trigger.buyer_message,
-                            "versions": [record.order_version(v) for v in versions],
-                        },
-                        "first_deadline": record.instant(first_deadline),
-                        "extended_to_shift_end": deadline != first_deadline,
-                        "state_at_deadline": record.order_version(state) if state else None,
-                    },
+                    record=MissingMemoEvidence(
+                        order=PaidOrder(
+                            id=order_id,
+                            paid_at=instant(trigger.paid_at),
+                            buyer_message=trigger.buyer_message,
+                            versions=tuple(OrderVersionRecord.of(v) for v in versions),
+                        ),
+                        first_deadline=instant(first_deadline),
+                        extended_to_shift_end=deadline != first_deadline,
+                        state_at_deadline=OrderVersionRecord.of(state) if state else None,
+                    ),
                 )
             )
     return outcomes
+
+
+RULE = Rule(
+    code=CODE,
+    slug="paid-order-without-seller-memo",
+    name_zh="已付款订单未备注",
+    name_en="Paid order without seller memo",
+    subject_type="order",
+    options_type=Options,
+    evidence_type=MissingMemoEvidence,
+    evaluate=evaluate,
+    doc=rule_doc(__doc__),
+    action=("请填写卖家备注（忙时可先插旗）", "write the seller memo (or star the order first)"),
+    undecidable_reasons=(NO_VERSION_BEFORE_DEADLINE,),
+)

@@ -23,3 +23,8 @@ class RuleOptions:
     """Fine in CNY per violation."""
     warn_before: timedelta = timedelta(minutes=15)
     """An open subject due within this long counts as at risk and may alert the team lead."""
+
+    def lookback(self) -> timedelta:
+        """How far before a subject's start the rule reads history (CS101's sibling window):
+        a replay of a month reads this much more."""
+        return timedelta(0)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+
+from checks.evidence_record import BreachEvidence, GenericEvidence
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +59,7 @@ class Breach:
     points: int
     fine: Decimal
     final: bool
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: BreachEvidence = field(default_factory=GenericEvidence)
     recheck_at: datetime | None = None
     """When a non-final breach should be looked at again even if no new data arrives."""
 

@@ -118,7 +118,7 @@ class Daemon:
 
     async def _build_watch(self, settings: Settings) -> Watch:
         self.metrics.roster = settings.roster
-        self.metrics.declare(shops=[s.id for s in settings.shops], rules=[r.code for r in RULES])
+        self.metrics.declare(shops=[s.id for s in settings.shops], rules=RULES)
         watch = Watch(settings=settings)
         watch.alerts = build_alert_listener(
             settings, settings.alerts, engine=self.engine, metrics=self.metrics, clock=self.clock

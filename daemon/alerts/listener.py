@@ -37,10 +37,10 @@ from checks.subject import Breach
 from daemon.alerts.alertmanager import AlertmanagerClient, alert_payload, merge_pushes
 from daemon.alerts.notice import (
     AT_RISK,
-    SUBJECT_TYPES,
     VIOLATION,
     Notice,
     at_risk_notice,
+    subject_type_of,
     violation_notice,
 )
 from daemon.alerts.sending import SendQueue
@@ -340,7 +340,7 @@ class AlertListener:
         notice = at_risk_notice(
             shop=shop,
             rule=item.rule,
-            subject_type=SUBJECT_TYPES.get(item.rule, "subject"),
+            subject_type=subject_type_of(item.rule),
             subject_id=item.subject_id,
             buyer_id=item.buyer_id,
             deadline=item.deadline,

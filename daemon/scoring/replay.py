@@ -25,7 +25,6 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from checks.evidence import Evidence, PresenceHistory, StreamBounds, Watermarks
 from checks.registry import RULES
 from checks.subject import Breach, Undecidable
 from connectors.model import Stream
@@ -44,7 +43,7 @@ from daemon.scoring.scorecard import (
     read_violations,
 )
 from daemon.store.observations import ObservationStore
-from daemon.watch.evaluator import BATCH
+from daemon.watch.judge import Judge, watermarks
 
 log = structlog.get_logger("shopwatch.replay")
 
@@ -63,31 +62,16 @@ class ReplayedRules:
 
 def _lookback(settings: Settings) -> timedelta:
     extra = max(
-        (
-            getattr(options, "sibling_window", timedelta(0))
-            for _, options in settings.enabled_rules()
-        ),
-        default=timedelta(0),
+        (options.lookback() for _, options in settings.enabled_rules()), default=timedelta(0)
     )
     return LOOKBACK + extra
-
-
-async def _watermarks(store: ObservationStore, shop: str) -> Watermarks | None:
-    orders = await store.stream_state(shop, Stream.ORDERS)
-    chat = await store.stream_state(shop, Stream.CHAT)
-    if orders is None or chat is None:
-        return None
-    return Watermarks(
-        orders=StreamBounds(history_start=orders.history_start, watermark=orders.watermark),
-        chat=StreamBounds(history_start=chat.history_start, watermark=chat.watermark),
-    )
 
 
 async def replay_rules(
     engine: AsyncEngine, settings: Settings, month: Month, *, now: datetime
 ) -> ReplayedRules:
     """The automatic rules' breaches whose deadline falls in ``month``, under ``settings``,
-    from the stored observations. Reads only."""
+    from the stored observations, judged by the evaluator's own judge. Reads only."""
     store = ObservationStore(engine)
     calendar = settings.calendar()
     rules = settings.enabled_rules()
@@ -95,34 +79,23 @@ async def replay_rules(
     since = start - _lookback(settings)
     found = ReplayedRules()
     for shop in settings.shops:
-        marks = await _watermarks(store, shop.id)
+        marks = watermarks(
+            await store.stream_state(shop.id, Stream.ORDERS),
+            await store.stream_state(shop.id, Stream.CHAT),
+        )
         if marks is None:
             found.skipped_shops.append(shop.id)
             continue
-        presence = PresenceHistory(await store.presence_since(shop.id, since))
+        judge = Judge(shop=shop.id, rules=rules, calendar=calendar, roster=settings.roster)
+        presence = await judge.presence(store, since)
         buyers = sorted(await store.active_buyers(shop.id, since))
-        for first in range(0, len(buyers), BATCH):
-            batch = buyers[first : first + BATCH]
-            histories = await store.buyer_histories(shop.id, batch, since)
-            for buyer in batch:
-                evidence = Evidence(
-                    buyer_id=buyer,
-                    orders=histories[buyer].orders,
-                    messages=histories[buyer].messages,
-                    calendar=calendar,
-                    watermarks=marks,
-                    now=now,
-                    presence=presence,
-                    roster=settings.roster,
-                )
-                for rule, options in rules:
-                    try:
-                        outcomes = rule.evaluate(evidence, options)
-                    except Exception:
-                        found.rule_errors[rule.code] += 1
-                        log.exception("rule failed in replay", rule=rule.code, buyer=buyer)
-                        continue
-                    for outcome in outcomes:
+        batches = judge.batches(store, buyers, marks=marks, presence=presence, now=now, since=since)
+        async for batch in batches:
+            for judged in batch.buyers:
+                for rule in judged.failed:
+                    found.rule_errors[rule.code] += 1
+                for verdict in judged.verdicts:
+                    for outcome in verdict.outcomes:
                         if not start <= outcome.deadline < end:
                             continue
                         if isinstance(outcome, Breach):

@@ -107,7 +107,7 @@ class Ledger:
                     "status": "open",
                     "final": b.final,
                     "source": "rule",
-                    "evidence": b.evidence,
+                    "evidence": b.evidence.to_json(),
                 }
                 for b in breaches
             ]
@@ -186,7 +186,7 @@ class Ledger:
             return Recorded(violation_id=row.id, new=False, escalated=False, points_delta=0)
         values: dict[str, Any] = {
             "final": breach.final,
-            "evidence": breach.evidence,
+            "evidence": breach.evidence.to_json(),
             "updated_at": now,
         }
         delta = 0

@@ -9,7 +9,6 @@ harmless.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from checks.evidence import Evidence, PresenceHistory, StreamBounds, Watermarks
+from checks.evidence import Evidence, Watermarks
 from checks.replies import first_replies
 from checks.subject import Breach, Outcome, Pending, Undecidable
 from connectors.model import Message, Stream
@@ -26,12 +25,12 @@ from daemon.clock import Clock
 from daemon.config.settings import Settings
 from daemon.store.ledger import Ledger, Recorded
 from daemon.store.observations import ObservationStore
+from daemon.watch.judge import Judge, watermarks
 from daemon.watch.metrics import Metrics
 from daemon.watch.poller import StreamPoller
 
 log = structlog.get_logger("shopwatch.evaluator")
 
-BATCH = 500
 PRUNE_EVERY = timedelta(hours=1)
 
 
@@ -84,7 +83,9 @@ class ShopEvaluator:
         self.settings = settings
         self.calendar = settings.calendar()
         self.rules = settings.enabled_rules()
-        self.roster = settings.roster
+        self.judge = Judge(
+            shop=shop, rules=self.rules, calendar=self.calendar, roster=settings.roster
+        )
         self.store = store
         self.ledger = ledger
         self.metrics = metrics
@@ -110,13 +111,7 @@ class ShopEvaluator:
 
     def watermarks(self) -> Watermarks | None:
         states = {stream: poller.state for stream, poller in self.pollers.items()}
-        orders, chat = states.get(Stream.ORDERS), states.get(Stream.CHAT)
-        if orders is None or chat is None:
-            return None
-        return Watermarks(
-            orders=StreamBounds(history_start=orders.history_start, watermark=orders.watermark),
-            chat=StreamBounds(history_start=chat.history_start, watermark=chat.watermark),
-        )
+        return watermarks(states.get(Stream.ORDERS), states.get(Stream.CHAT))
 
     async def tick(self) -> int:
         """Evaluate what is due; returns how many buyers were looked at."""
@@ -135,9 +130,7 @@ class ShopEvaluator:
         for buyer in due:
             del self.recheck[buyer]
         if buyers:
-            presence = PresenceHistory(await self.store.presence_since(self.shop, horizon_start))
-            for start in range(0, len(buyers), BATCH):
-                await self._evaluate_batch(buyers[start : start + BATCH], marks, presence, now)
+            await self._evaluate(buyers, marks, now, horizon_start)
         await self._publish_open_items(now)
         self._forget_settled(horizon_start)
         return len(buyers)
@@ -148,44 +141,25 @@ class ShopEvaluator:
         self.settled = {k: d for k, d in self.settled.items() if d >= horizon_start}
         self.pruned_at = horizon_start
 
-    async def _evaluate_batch(
-        self,
-        buyers: Sequence[str],
-        marks: Watermarks,
-        presence: PresenceHistory,
-        now: datetime,
+    async def _evaluate(
+        self, buyers: Sequence[str], marks: Watermarks, now: datetime, horizon_start: datetime
     ) -> None:
-        histories = await self.store.buyer_histories(self.shop, buyers, now - self.settings.horizon)
-        spent: dict[str, float] = defaultdict(float)
-        found = _Found()
-        for buyer in buyers:
-            history = histories[buyer]
-            evidence = Evidence(
-                buyer_id=buyer,
-                orders=history.orders,
-                messages=history.messages,
-                calendar=self.calendar,
-                watermarks=marks,
-                now=now,
-                presence=presence,
-                roster=self.roster,
-            )
-            self.open.pop(buyer, None)
-            for rule, options in self.rules:
-                started = time.perf_counter()
-                try:
-                    outcomes = rule.evaluate(evidence, options)
-                except Exception:
+        presence = await self.judge.presence(self.store, horizon_start)
+        batches = self.judge.batches(
+            self.store, buyers, marks=marks, presence=presence, now=now, since=horizon_start
+        )
+        async for batch in batches:
+            found = _Found()
+            for judged in batch.buyers:
+                self.open.pop(judged.buyer, None)
+                for rule in judged.failed:
                     self.metrics.rule_errors.labels(rule.code).inc()
-                    log.exception("rule failed", shop=self.shop, rule=rule.code, buyer=buyer)
-                    continue
-                finally:
-                    spent[rule.code] += time.perf_counter() - started
-                self._sort(buyer, outcomes, options.warn_before, found)
-            self._observe_replies(buyer, evidence)
-        for code, seconds in spent.items():
-            self.metrics.evaluation_seconds.labels(code).observe(seconds)
-        await self._record(found, now)
+                for verdict in judged.verdicts:
+                    self._sort(judged.buyer, verdict.outcomes, verdict.options.warn_before, found)
+                self._observe_replies(judged.buyer, judged.evidence)
+            for code, seconds in batch.seconds.items():
+                self.metrics.evaluation_seconds.labels(code).observe(seconds)
+            await self._record(found, now)
 
     def _sort(
         self, buyer: str, outcomes: list[Outcome], warn_before: timedelta, found: _Found

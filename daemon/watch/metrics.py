@@ -24,13 +24,13 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from checks.rule import Rule
 from connectors.errors import ConnectorError
 from connectors.model import Stream
 
 TEAM = "team"
 UNKNOWN_AGENT = "unknown"
 POLL_ERROR_REASONS = ("unavailable", "rate_limited", "auth", "bad_response", "error")
-UNDECIDABLE_REASONS = ("history_incomplete", "no_version_before_deadline")
 REPLY_BUCKETS = (30, 60, 120, 180, 300, 600, 1200, 1800, 3600, 7200)
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 EVALUATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -208,8 +208,9 @@ class Metrics:
             return TEAM
         return agent if agent in self.roster else UNKNOWN_AGENT
 
-    def declare(self, *, shops: Iterable[str], rules: Iterable[str]) -> None:
-        """Export zeros for every known label combination, so series exist from the start."""
+    def declare(self, *, shops: Iterable[str], rules: Iterable[Rule]) -> None:
+        """Export zeros for every known label combination, so series exist from the start:
+        each rule's undecidable series for the reasons that rule can give."""
         rules = list(rules)
         for shop in shops:
             for stream in Stream:
@@ -222,18 +223,18 @@ class Metrics:
                 for reason in POLL_ERROR_REASONS:
                     self.poll_errors.labels(shop, s, reason)
             for rule in rules:
-                self.open_items.labels(shop, rule)
-                self.at_risk_items.labels(shop, rule)
+                self.open_items.labels(shop, rule.code)
+                self.at_risk_items.labels(shop, rule.code)
                 for agent in (TEAM, *self.roster):
-                    self.ledger.add((shop, rule, agent), count=0, points=0)
-                for reason in UNDECIDABLE_REASONS:
-                    self.undecidable.labels(shop, rule, reason)
+                    self.ledger.add((shop, rule.code, agent), count=0, points=0)
+                for reason in rule.undecidable_reasons:
+                    self.undecidable.labels(shop, rule.code, reason)
             for agent in self.roster:
                 self.reply_seconds.labels(shop, agent)
                 self.conversations.labels(shop, agent)
         for rule in rules:
-            self.evaluation_seconds.labels(rule)
-            self.rule_errors.labels(rule)
+            self.evaluation_seconds.labels(rule.code)
+            self.rule_errors.labels(rule.code)
         for agent in self.roster:
             self.agent_score.labels(agent)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from checks.registry import evidence_type
 from checks.subject import Breach, Subject
 from daemon.alerts import AlertListener, AlertSettings, build_alert_listener, parse_alerts
 from daemon.config.settings import Settings
@@ -52,17 +53,19 @@ def breach(
         points=points,
         fine=Decimal(fine),
         final=final,
-        evidence=evidence
-        or {
-            "order": {"id": subject, "created_at": deadline.isoformat(), "versions": [{}]},
-            "last_agent_message": {
-                "id": "m-10",
-                "direction": "agent",
-                "agent_id": "a1",
-                "is_auto": False,
-                "sent_at": (deadline - timedelta(minutes=70)).isoformat(),
-            },
-        },
+        evidence=evidence_type(rule).from_json(
+            evidence
+            or {
+                "order": {"id": subject, "created_at": deadline.isoformat(), "versions": [{}]},
+                "last_agent_message": {
+                    "id": "m-10",
+                    "direction": "agent",
+                    "agent_id": "a1",
+                    "is_auto": False,
+                    "sent_at": (deadline - timedelta(minutes=70)).isoformat(),
+                },
+            }
+        ),
     )
 
 

@@ -161,7 +161,7 @@ class TestThroughARule:
         assert isinstance(outcome, Breach)
         assert outcome.agent is None
         assert outcome.shift == "day"
-        assert outcome.evidence["last_agent_message"] is None
+        assert outcome.evidence.last_agent_message is None
 
     def test_rule_deadline_at_shift_end_is_attributed_to_that_shift(self) -> None:
         # Created 16:30, D = 17:30 exactly at the end of alice's shift; carol starts then.

@@ -314,7 +314,7 @@ class TestBreach:
             True,
         )
         assert outcome.deadline == D
-        assert outcome.evidence["order"]["id"] == "o1"
+        assert outcome.evidence.order.id == "o1"
 
     def test_penalty_is_configurable(self) -> None:
         outcome = only(

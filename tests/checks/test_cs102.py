@@ -159,14 +159,14 @@ class TestEpisodes:
         assert isinstance(outcome, Breach)
         assert outcome.subject.id == "m1"
         assert outcome.deadline == D
-        assert [m["id"] for m in outcome.evidence["episode"]] == ["m1", "m2", "m3"]
+        assert [m.id for m in outcome.evidence.episode] == ["m1", "m2", "m3"]
 
     def test_buyer_messages_inside_coverage_join_an_open_episode(self) -> None:
         outcome = breach(
             messages=[buyer_says("m1", NIGHT_MESSAGE), buyer_says("m2", "2026-11-03 08:35")]
         )
         assert outcome.subject.id == "m1"
-        assert [m["id"] for m in outcome.evidence["episode"]] == ["m1", "m2"]
+        assert [m.id for m in outcome.evidence.episode] == ["m1", "m2"]
 
     def test_agent_reply_closes_the_episode_and_a_later_offline_message_opens_a_new_one(
         self,
@@ -205,7 +205,7 @@ class TestEpisodes:
             ]
         )
         assert outcome.subject.id == "m1"
-        assert [m["id"] for m in outcome.evidence["episode"]] == ["m1", "m2"]
+        assert [m.id for m in outcome.evidence.episode] == ["m1", "m2"]
 
     def test_agent_message_before_the_offline_message_does_not_answer_it(self) -> None:
         outcome = judge(
@@ -265,8 +265,8 @@ class TestTiersWhenAnswered:
         outcome = answered_at(D + late)
         assert isinstance(outcome, Breach)
         assert (outcome.tier, outcome.points, outcome.final) == (tier, points, True)
-        assert outcome.evidence["lateness_seconds"] == late.total_seconds()
-        assert outcome.evidence["reply"]["id"] == "r1"
+        assert outcome.evidence.lateness_seconds == late.total_seconds()
+        assert outcome.evidence.reply.id == "r1"
 
     def test_lateness_is_wall_time_after_the_deadline(self) -> None:
         # Offline by presence at 17:15 → D = 17:25; answered 08:35 next morning: 15 h 10 min.
@@ -316,7 +316,7 @@ class TestEscalationWhileUnanswered:
         assert outcome.deadline == D
         assert (outcome.tier, outcome.points, outcome.final) == (tier, points, final)
         assert outcome.recheck_at == recheck_at
-        assert outcome.evidence["reply"] is None
+        assert outcome.evidence.reply is None
 
     def test_pending_while_either_watermark_is_before_the_deadline(self) -> None:
         for orders_mark, chat_mark in [(D - SECOND, D + HOUR), (D + HOUR, D - SECOND)]:
@@ -335,7 +335,7 @@ class TestEscalationWhileUnanswered:
         messages = [buyer_says("m1", NIGHT_MESSAGE), agent_says("r1", D + 5 * MINUTE)]
         before = breach(messages=messages, watermark=D + 2 * MINUTE)
         assert (before.tier, before.final) == (1, False)
-        assert before.evidence["reply"] is None
+        assert before.evidence.reply is None
         after = breach(messages=messages, watermark=D + 6 * MINUTE)
         assert (after.subject, after.tier, after.final) == (before.subject, 1, True)
 
@@ -369,7 +369,7 @@ class TestHistoryAndBreach:
             ]
         )
         assert (outcome.agent, outcome.shift) == ("bob", "day")
-        assert outcome.evidence["last_agent_message"]["id"] == "r0"
+        assert outcome.evidence.last_agent_message.id == "r0"
 
     def test_breach_with_two_agents_on_duty_and_no_writer_goes_to_the_shift(self) -> None:
         outcome = breach()

@@ -120,8 +120,8 @@ class TestStateAtDeadline:
             None,
             True,
         )
-        assert outcome.evidence["extended_to_shift_end"] is False
-        assert outcome.evidence["state_at_deadline"]["seller_memo"] is None
+        assert outcome.evidence.extended_to_shift_end is False
+        assert outcome.evidence.state_at_deadline.seller_memo is None
 
 
 class TestStarredOrder:
@@ -129,8 +129,8 @@ class TestStarredOrder:
         outcome = judge(version(PAID), version("2026-11-02 14:20", flag=1))
         assert isinstance(outcome, Breach)
         assert outcome.deadline == SHIFT_END
-        assert outcome.evidence["extended_to_shift_end"] is True
-        assert datetime.fromisoformat(outcome.evidence["first_deadline"]) == D
+        assert outcome.evidence.extended_to_shift_end is True
+        assert datetime.fromisoformat(outcome.evidence.first_deadline) == D
 
     def test_starred_order_with_memo_by_shift_end_satisfies(self) -> None:
         outcome = judge(
@@ -178,7 +178,7 @@ class TestStarredOrder:
         outcome = judge(paid_order("o1", paid="2026-11-02 17:00", flag=1))
         assert isinstance(outcome, Breach)
         assert outcome.deadline == SHIFT_END
-        assert outcome.evidence["extended_to_shift_end"] is False
+        assert outcome.evidence.extended_to_shift_end is False
 
     def test_starred_order_in_a_shift_crossing_midnight_waits_until_after_midnight(
         self,

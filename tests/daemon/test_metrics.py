@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from checks.registry import BY_CODE
 from daemon.watch.metrics import TEAM, UNKNOWN_AGENT, Metrics
 
 
@@ -14,7 +15,7 @@ def test_agent_labels_are_the_roster_unknown_or_team() -> None:
 
 def test_known_label_combinations_are_exported_at_zero_from_the_start() -> None:
     metrics = Metrics(version="test", roster=["a1"])
-    metrics.declare(shops=["s"], rules=["CS101"])
+    metrics.declare(shops=["s"], rules=[BY_CODE["CS101"]])
     value = metrics.registry.get_sample_value
     assert value("shopwatch_violations_total", {"shop": "s", "rule": "CS101", "agent": "a1"}) == 0
     assert value("shopwatch_violations_total", {"shop": "s", "rule": "CS101", "agent": "team"}) == 0

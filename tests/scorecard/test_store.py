@@ -51,7 +51,6 @@ def breach(subject: str, agent: str | None, deadline: str, points: int = 2) -> B
         points=points,
         fine=Decimal(5),
         final=True,
-        evidence={},
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from checks.evidence_record import GenericEvidence
 from checks.subject import Breach, Subject, Undecidable
 from connectors.model import AgentPresence, Direction, OrderStatus, PresenceStatus, Stream
 from daemon.simulator.world import new_message, new_order
@@ -39,7 +40,7 @@ def breach(
         points=points,
         fine=Decimal("5"),
         final=final,
-        evidence={"order": {"id": subject_id}},
+        evidence=GenericEvidence(raw={"order": {"id": subject_id}}),
     )
 
 

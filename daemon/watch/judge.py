@@ -1,0 +1,132 @@
+"""Judging buyers: read each buyer's evidence from the store and run every enabled rule on it.
+
+The one place where evidence is built and rules are run, shared by the evaluator (which
+records what it finds) and the what-if replay (which only counts it), so a replay gives
+exactly the verdicts production would. Each rule runs isolated: one that raises is logged
+and reported as failed for that buyer, and the other rules still judge.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from checks.business_time import BusinessCalendar
+from checks.evidence import Evidence, PresenceHistory, StreamBounds, Watermarks
+from checks.options import RuleOptions
+from checks.rule import Rule
+from checks.subject import Outcome
+from daemon.store.observations import BuyerHistory, ObservationStore, StreamState
+
+log = structlog.get_logger("shopwatch.judge")
+
+BATCH = 500
+"""Buyers whose histories are read in one query."""
+
+
+def watermarks(orders: StreamState | None, chat: StreamState | None) -> Watermarks | None:
+    """Both streams' bounds, or None while either stream has never been read."""
+    if orders is None or chat is None:
+        return None
+    return Watermarks(
+        orders=StreamBounds(history_start=orders.history_start, watermark=orders.watermark),
+        chat=StreamBounds(history_start=chat.history_start, watermark=chat.watermark),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleVerdict:
+    rule: Rule
+    options: RuleOptions
+    outcomes: list[Outcome]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuyerVerdicts:
+    buyer: str
+    evidence: Evidence
+    verdicts: list[RuleVerdict]
+    failed: list[Rule]
+    """Rules that raised on this buyer (logged): they said nothing about it this time."""
+
+
+@dataclass(slots=True, kw_only=True)
+class BatchVerdicts:
+    buyers: list[BuyerVerdicts] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    """Time spent in each rule (by code) over the batch."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Judge:
+    shop: str
+    rules: Sequence[tuple[Rule, RuleOptions]]
+    calendar: BusinessCalendar
+    roster: frozenset[str]
+
+    async def presence(self, store: ObservationStore, since: datetime) -> PresenceHistory:
+        return PresenceHistory(await store.presence_since(self.shop, since))
+
+    async def batches(
+        self,
+        store: ObservationStore,
+        buyers: Sequence[str],
+        *,
+        marks: Watermarks,
+        presence: PresenceHistory,
+        now: datetime,
+        since: datetime,
+    ) -> AsyncIterator[BatchVerdicts]:
+        """The verdicts on ``buyers``, :data:`BATCH` at a time, from history since ``since``."""
+        for first in range(0, len(buyers), BATCH):
+            batch = buyers[first : first + BATCH]
+            histories = await store.buyer_histories(self.shop, batch, since)
+            found = BatchVerdicts()
+            for buyer in batch:
+                evidence = self.evidence(buyer, histories[buyer], marks, presence, now)
+                found.buyers.append(self.judge(evidence, found.seconds))
+            yield found
+
+    def evidence(
+        self,
+        buyer: str,
+        history: BuyerHistory,
+        marks: Watermarks,
+        presence: PresenceHistory,
+        now: datetime,
+    ) -> Evidence:
+        return Evidence(
+            buyer_id=buyer,
+            orders=history.orders,
+            messages=history.messages,
+            calendar=self.calendar,
+            watermarks=marks,
+            now=now,
+            presence=presence,
+            roster=self.roster,
+        )
+
+    def judge(self, evidence: Evidence, seconds: dict[str, float]) -> BuyerVerdicts:
+        verdicts: list[RuleVerdict] = []
+        failed: list[Rule] = []
+        for rule, options in self.rules:
+            started = time.perf_counter()
+            try:
+                outcomes = rule.evaluate(evidence, options)
+            except Exception:
+                failed.append(rule)
+                log.exception(
+                    "rule failed", shop=self.shop, rule=rule.code, buyer=evidence.buyer_id
+                )
+                continue
+            finally:
+                seconds[rule.code] += time.perf_counter() - started
+            verdicts.append(RuleVerdict(rule=rule, options=options, outcomes=outcomes))
+        return BuyerVerdicts(
+            buyer=evidence.buyer_id, evidence=evidence, verdicts=verdicts, failed=failed
+        )
