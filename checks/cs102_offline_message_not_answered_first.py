@@ -68,6 +68,10 @@ class Options(RuleOptions):
         if list(self.tier_limits) != sorted(self.tier_limits):
             raise ValueError("tier_limits must be in increasing order")
 
+    def penalty(self) -> str:
+        text = " / ".join(str(points) for points in self.tier_points) + " points by lateness"
+        return f"{text}, {self.fine.normalize():f} CNY" if self.fine else text
+
     @property
     def top_tier(self) -> int:
         return len(self.tier_points)

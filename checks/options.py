@@ -28,3 +28,8 @@ class RuleOptions:
         """How far before a subject's start the rule reads history (CS101's sibling window):
         a replay of a month reads this much more."""
         return timedelta(0)
+
+    def penalty(self) -> str:
+        """What one violation costs by default, as the rules table shows it."""
+        text = f"{self.points} points"
+        return f"{text}, {self.fine.normalize():f} CNY" if self.fine else text

@@ -81,6 +81,20 @@ class Rule:
     def subject_words(self) -> tuple[str, str]:
         return SUBJECT_WORDS[self.subject_type]
 
+    def section(self, heading: str) -> str:
+        """The text under one of the docstring's headings (up to the next heading)."""
+        lines = self.doc.splitlines()
+        starts = [i for i, line in enumerate(lines) if line.startswith(heading)]
+        if not starts:
+            return ""
+        first = lines[starts[0]][len(heading) :].strip()
+        body = [first] if first else []
+        for line in lines[starts[0] + 1 :]:
+            if line and not line.startswith(" "):
+                break
+            body.append(line.strip())
+        return "\n".join(body).strip()
+
 
 def rule_doc(module_doc: str | None) -> str:
     return inspect.cleandoc(module_doc or "")

@@ -25,7 +25,7 @@ from checks.registry import RULES
 from connectors import registry as connector_registry
 from connectors.base import ChatSource, OrderSource
 from connectors.model import Stream
-from daemon.alerts import AlertListener, build_alert_listener
+from daemon.alerts.listener import AlertListener, build_alert_listener
 from daemon.clock import Clock, SystemClock
 from daemon.config.settings import Settings, StreamSettings
 from daemon.http import Api, make_app
@@ -34,7 +34,8 @@ from daemon.store import migrate
 from daemon.store.engine import create_engine
 from daemon.store.ledger import Ledger
 from daemon.store.observations import ObservationStore
-from daemon.watch.evaluator import EvaluationListener, ShopEvaluator
+from daemon.watch.evaluator import ShopEvaluator
+from daemon.watch.events import EvaluationListener
 from daemon.watch.metrics import Metrics
 from daemon.watch.poller import StreamPoller
 

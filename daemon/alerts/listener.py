@@ -46,12 +46,12 @@ from daemon.alerts.notice import (
 from daemon.alerts.sending import SendQueue
 from daemon.alerts.state import NoticeLog, NoticeRow, RowKey
 from daemon.alerts.webhooks import BATCH_MAX, WebhookClient
-from daemon.clock import Clock, Sleep
+from daemon.clock import Clock, Sleep, real_sleep
 from daemon.config.alert_settings import ALERTMANAGER, AlertSettings
 from daemon.config.settings import Settings
 from daemon.store.ledger import Recorded
 from daemon.store.tables import violations
-from daemon.watch.evaluator import OpenItem
+from daemon.watch.events import OpenItem
 from daemon.watch.metrics import Metrics
 
 log = structlog.get_logger("shopwatch.alerts")
@@ -425,3 +425,34 @@ class AlertListener:
         await asyncio.gather(*(queue.aclose(CLOSE_GRACE_SECONDS) for queue in self._queues()))
         if self.own_http:
             await self.http.aclose()
+
+
+def build_alert_listener(
+    settings: Settings,
+    alert_settings: AlertSettings,
+    *,
+    engine: AsyncEngine,
+    metrics: Metrics,
+    clock: Clock,
+    sleep: Sleep = real_sleep,
+    http: httpx.AsyncClient | None = None,
+) -> AlertListener | None:
+    """The listener for ``[alerts]``, or None when no receiver is configured.
+
+    ``engine`` must be the daemon's (the ``alert_notices`` table lives beside the ledger,
+    created by migration 0003); ``metrics`` gets the ``receiver`` series declared at zero;
+    ``sleep`` paces webhook retries (tests pass a recorder); ``http`` is for tests too — by
+    default the listener owns an ``httpx.AsyncClient`` and ``aclose()`` closes it.
+    Nothing starts here: background senders start on first use, inside the running loop.
+    """
+    if not alert_settings.configured:
+        return None
+    return AlertListener(
+        settings=settings,
+        alerts=alert_settings,
+        engine=engine,
+        metrics=metrics,
+        clock=clock,
+        sleep=sleep,
+        http=http,
+    )

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -23,8 +23,9 @@ from checks.subject import Breach, Outcome, Pending, Undecidable
 from connectors.model import Message, Stream
 from daemon.clock import Clock
 from daemon.config.settings import Settings
-from daemon.store.ledger import Ledger, Recorded
+from daemon.store.ledger import Ledger
 from daemon.store.observations import ObservationStore
+from daemon.watch.events import EvaluationListener, OpenItem
 from daemon.watch.judge import Judge, watermarks
 from daemon.watch.metrics import Metrics
 from daemon.watch.poller import StreamPoller
@@ -34,36 +35,12 @@ log = structlog.get_logger("shopwatch.evaluator")
 PRUNE_EVERY = timedelta(hours=1)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OpenItem:
-    rule: str
-    subject_id: str
-    buyer_id: str
-    deadline: datetime
-    warn_before: timedelta
-
-    def at_risk(self, now: datetime) -> bool:
-        return now < self.deadline <= now + self.warn_before
-
-
 @dataclass(slots=True)
 class _Found:
     """What one batch of buyers produced that must be written."""
 
     breaches: list[Breach] = field(default_factory=list)
     undecidable: list[Undecidable] = field(default_factory=list)
-
-
-class EvaluationListener(Protocol):
-    """Told what a tick found: the alerting side listens here."""
-
-    async def violations_recorded(
-        self, shop: str, recorded: Sequence[tuple[Breach, Recorded]], now: datetime
-    ) -> None:
-        """The new or escalated violations of one batch of buyers, all at once."""
-        ...
-
-    async def open_items(self, shop: str, items: Sequence[OpenItem], now: datetime) -> None: ...
 
 
 class ShopEvaluator:

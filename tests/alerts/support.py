@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from checks.registry import evidence_type
 from checks.subject import Breach, Subject
-from daemon.alerts import AlertListener, AlertSettings, build_alert_listener, parse_alerts
+from daemon.alerts.listener import AlertListener, build_alert_listener
+from daemon.config.alert_settings import AlertSettings, parse_alerts
 from daemon.config.settings import Settings
 from daemon.store.ledger import Ledger, Recorded
-from daemon.watch.evaluator import OpenItem
+from daemon.watch.events import OpenItem
 from daemon.watch.metrics import Metrics
 from tests.conftest import FakeClock
 from tests.daemon.fakes import SleepRecorder, settings_for

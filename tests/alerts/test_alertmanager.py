@@ -14,8 +14,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from daemon.alerts import build_alert_listener
 from daemon.alerts.alertmanager import rfc3339
+from daemon.alerts.listener import build_alert_listener
 from daemon.store.migrate import compare_type
 from daemon.store.tables import metadata
 from daemon.watch.metrics import Metrics

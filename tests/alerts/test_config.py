@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.alerts import parse_alerts
+from daemon.config.alert_settings import parse_alerts
 from daemon.config.settings import ConfigError
 
 from .support import alert_settings

@@ -34,8 +34,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from connectors.model import Direction, OrderStatus
-from daemon.alerts import build_alert_listener, parse_alerts
+from daemon.alerts.listener import build_alert_listener
 from daemon.app import Daemon
+from daemon.config.alert_settings import parse_alerts
 from daemon.config.settings import Settings, parse
 from daemon.simulator.world import World, new_message, new_order
 from tests.daemon.shop import simulator
