@@ -18,7 +18,7 @@ from checks.registry import RULES
 from daemon import logs
 from daemon.config.durations import format_duration
 from daemon.config.settings import ConfigError, Settings, load, missing_secrets
-from daemon.scoring.policy import policy_for
+from daemon.scoring.policy_file import policy_for
 
 DEFAULT_CONFIG = os.environ.get("SHOPWATCH_CONFIG", "/etc/shopwatch/shopwatch.toml")
 

@@ -19,7 +19,7 @@ import structlog
 
 from daemon.app import Daemon
 from daemon.config.settings import ConfigError, Settings, load
-from daemon.scoring.policy import policy_for
+from daemon.scoring.policy_file import policy_for
 from daemon.sdnotify import SystemdNotifier, run_watchdog
 
 log = structlog.get_logger("shopwatch")

@@ -12,7 +12,7 @@ import pytest
 from daemon.cli import main
 from daemon.config.durations import format_duration, parse_duration
 from daemon.config.settings import ConfigError, load, parse, resolve_secret_path
-from daemon.scoring.policy import DEFAULT_POLICY_FILE
+from daemon.scoring.policy_file import DEFAULT_POLICY
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
 DAEMON_CONFIGS = sorted(CONFIG.glob("*.toml"))
@@ -251,7 +251,7 @@ def test_check_config_also_checks_the_policy_catalogue_beside_it(
     config = tmp_path / "c.toml"
     config.write_text(MINIMAL)
     assert main(["check-config", str(config)]) == 0
-    policy = DEFAULT_POLICY_FILE.read_text()
+    policy = DEFAULT_POLICY.read_text()
     (tmp_path / "policy.toml").write_text(policy.replace("last_place_below =", "last_place_belw ="))
     assert main(["check-config", str(config)]) == 1
     err = capsys.readouterr().err

@@ -1,8 +1,8 @@
 """Strict reading of a TOML table: every key is either read or an error naming it.
 
 Shared by the daemon's config (:mod:`daemon.config.settings`) and the policy catalogue
-(:mod:`daemon.scoring.policy`), so both files answer a misspelt key the same way: with the file,
-the dotted key and what is known there.
+(:mod:`daemon.scoring.policy_file`), so both files answer a misspelt key the same way: with the
+file, the dotted key and what is known there.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import typing
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -105,8 +106,10 @@ class TomlTable:
                 raise self.error(name, f"unknown key (known here: {known}){hint}")
 
 
-def read_toml(path: Path, error: type[ConfigError] = ConfigError) -> dict[str, Any]:
-    """The file's TOML document; a missing file or bad TOML is ``error`` naming the file."""
+def read_toml(path: Path | Traversable, error: type[ConfigError] = ConfigError) -> dict[str, Any]:
+    """The file's TOML document; a missing file or bad TOML is ``error`` naming the file.
+
+    ``path`` may be a file shipped inside the package (``importlib.resources.files``)."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -137,6 +140,21 @@ def whole_number(value: Any) -> int:
     return value
 
 
+def integer(value: Any) -> int:
+    """A whole number, negative ones too."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("expected a whole number")
+    return value
+
+
+def count(value: Any) -> int:
+    """A whole number ≥ 1 (how many times, how many months)."""
+    result = integer(value)
+    if result < 1:
+        raise ValueError("expected a whole number ≥ 1")
+    return result
+
+
 def amount(value: Any) -> Decimal:
     """A number ≥ 0, kept exact (money, points, rates)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -145,6 +163,32 @@ def amount(value: Any) -> Decimal:
     if not result.is_finite() or result < 0:
         raise ValueError("expected a finite number ≥ 0")
     return result
+
+
+def amounts(value: Any) -> tuple[Decimal, ...]:
+    """A non-empty list of :func:`amount` values."""
+    if not isinstance(value, list) or not value:
+        raise TypeError("expected a non-empty list of numbers")
+    return tuple(amount(v) for v in value)
+
+
+def fraction(value: Any) -> Decimal:
+    """A number from 0 to 1 (a rate: 0.7 for 70 %)."""
+    result = amount(value)
+    if result > 1:
+        raise ValueError("expected a fraction between 0 and 1, e.g. 0.7 for 70 %")
+    return result
+
+
+def one_of(options: tuple[str, ...]) -> Callable[[Any], str]:
+    """A converter that accepts exactly one of ``options``."""
+
+    def convert(value: Any) -> str:
+        if value not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return str(value)
+
+    return convert
 
 
 def duration(value: Any) -> timedelta:

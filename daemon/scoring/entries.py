@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from daemon.config.settings import Settings
 from daemon.scoring.month import Month
-from daemon.scoring.policy import Policy, policy_for
+from daemon.scoring.policy import Policy
+from daemon.scoring.policy_file import policy_for
 from daemon.scoring.scorecard import NotFound, ScorecardError, parse_month
 from daemon.store.ledger import Ledger
 from daemon.store.tables import bonuses, score_adjustments, scorecard_events

@@ -31,7 +31,8 @@ from connectors.model import Stream
 from daemon.config.settings import Settings
 from daemon.scoring.conversion import json_number
 from daemon.scoring.month import Month
-from daemon.scoring.policy import Policy, policy_for
+from daemon.scoring.policy import Policy
+from daemon.scoring.policy_file import policy_for
 from daemon.scoring.render import table
 from daemon.scoring.scorecard import (
     COUNTED,

@@ -48,7 +48,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from daemon.config.settings import Settings
 from daemon.scoring.conversion import AgentConversion, MonthConversion, json_number, load_conversion
 from daemon.scoring.month import Month
-from daemon.scoring.policy import Policy, ScorePolicy, policy_for
+from daemon.scoring.policy import Policy, ScorePolicy
+from daemon.scoring.policy_file import policy_for
 from daemon.store.tables import bonuses, score_adjustments, violations
 
 COUNTED = ("open", "confirmed")

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from daemon.config.settings import Settings, parse
 from daemon.scoring.month import Month
-from daemon.scoring.policy import DEFAULT_POLICY_FILE, Policy, load
+from daemon.scoring.policy import Policy
+from daemon.scoring.policy_file import DEFAULT_POLICY, load
 from daemon.scoring.scorecard import (
     AdjustmentRecord,
     AgentRecord,
@@ -24,7 +25,7 @@ from daemon.scoring.scorecard import (
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOVEMBER = Month(2026, 11)
-POLICY: Policy = load(DEFAULT_POLICY_FILE)
+POLICY: Policy = load(DEFAULT_POLICY)
 
 
 def at(text: str) -> datetime:

@@ -11,7 +11,7 @@ import pytest
 
 from daemon.config.settings import ConfigError
 from daemon.scoring.month import Month
-from daemon.scoring.policy import DEFAULT_POLICY_FILE, PolicyError, load, parse, policy_file
+from daemon.scoring.policy_file import DEFAULT_POLICY, PolicyError, load, parse, policy_file
 
 from .support import POLICY, TZ
 
@@ -62,7 +62,7 @@ def test_points_within_a_range_are_the_supervisors_pick() -> None:
 
 
 def _shipped() -> dict:  # type: ignore[type-arg]
-    return tomllib.loads(DEFAULT_POLICY_FILE.read_text(encoding="utf-8"))
+    return tomllib.loads(DEFAULT_POLICY.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,7 @@ def test_a_policy_file_beside_the_config_wins(tmp_path: Path) -> None:
     class Config:
         source = str(tmp_path / "shopwatch.toml")
 
-    assert policy_file(Config()) == DEFAULT_POLICY_FILE  # type: ignore[arg-type]
+    assert policy_file(Config()) == DEFAULT_POLICY  # type: ignore[arg-type]
     (tmp_path / "policy.toml").write_text("[score]\nbase = 75\n", encoding="utf-8")
     assert policy_file(Config()) == tmp_path / "policy.toml"  # type: ignore[arg-type]
 
