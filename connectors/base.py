@@ -3,14 +3,17 @@
 A source makes exactly one request attempt per call and raises a
 :class:`connectors.errors.ConnectorError` on failure. Paging is the source's own business:
 the poller hands back the opaque ``page_token`` it was given.
+
+A source is built from a :class:`SourceConfig`: the common keys of its stream table plus the
+kind's own keys, already read into the kind's typed options (see :mod:`connectors.options`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Generic, Protocol, TypeVar
 
 from connectors.http import TokenReader
 from connectors.model import AgentPresence, Message, Order, Page
@@ -39,15 +42,18 @@ class ChatSource(Protocol):
 Source = OrderSource | ChatSource
 
 
+OptionsT = TypeVar("OptionsT")
+
+
 @dataclass(frozen=True, kw_only=True)
-class SourceConfig:
-    """What every source is built from: the common keys plus the kind's own ``extra`` keys."""
+class SourceConfig(Generic[OptionsT]):
+    """What every source is built from: the common keys plus the kind's own typed ``options``."""
 
     kind: str
     base_url: str
     token: TokenReader
     timeout: float
     page_size: int
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    options: OptionsT
     read_secret: Callable[[str], str] = field(default=lambda name: "")
-    """Reads a further secret named by a ``*_file`` extra key (e.g. an app secret)."""
+    """Reads a further secret named by a ``*_file`` option (e.g. ``app_secret_file``)."""

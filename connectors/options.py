@@ -1,16 +1,21 @@
-"""Reading a connector kind's own config keys, shared by every platform's ``options`` module.
+"""What every connector kind's options type shares: its error and its "required" note.
 
-Errors are :class:`OptionError` naming the key relative to its table; the config loader adds
-the file and the table's path, so ``check-config`` points at exactly what to fix.
+Each platform declares its own keys as a frozen, keyword-only dataclass (``options.py`` in the
+platform's package). The daemon's config reads a stream table into it by field type, as it does
+for rule options: ``str`` (non-empty, trimmed), ``int`` (≥ 0), ``bool``, a ``StrEnum`` (by its
+values), ``tuple[str, ...]`` (a list), ``Mapping[str, X]`` (a table), ``timedelta`` (``"30m"``)
+and optional forms of these. A field without a default is a required key; its
+``metadata=required("…")`` says what to write there. Range and cross-field checks live in the
+dataclass's ``__post_init__`` and raise :class:`OptionError` naming the key.
+
+A secret never has a field of its own: a ``*_file`` field names the file holding it, and the
+config refuses the secret written inline under the name without ``_file``.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping
-from typing import Any, NoReturn, TypeVar
-
-E = TypeVar("E", bound=enum.StrEnum)
+REQUIRED = "required"
+"""The field metadata key holding what a required key means (see :func:`required`)."""
 
 
 class OptionError(ValueError):
@@ -22,16 +27,7 @@ class OptionError(ValueError):
         self.message = message
 
 
-def fail(key: str, message: str) -> NoReturn:
-    raise OptionError(key, message)
-
-
-def one_of(extra: Mapping[str, Any], key: str, allowed: type[E], default: E | None) -> E:
-    """The enum member spelt by ``extra[key]``; ``default=None`` makes the key required."""
-    value = extra.get(key, default.value if default is not None else None)
-    for member in allowed:
-        if value == member.value:
-            return member
-    choices = ", ".join(f'"{m.value}"' for m in allowed)
-    problem = "required" if value is None else f"{value!r} is not valid"
-    fail(key, f"{problem}: one of {choices}")
+def required(meaning: str) -> dict[str, str]:
+    """Field metadata for a required key: ``field(metadata=required("the App Key …"))``
+    makes a missing key read ``required: the App Key …``."""
+    return {REQUIRED: meaning}

@@ -1,72 +1,81 @@
 """The explicit map from a config ``kind`` to the platform that serves it.
 
-Every platform declares which streams it can serve, validates its own extra keys (so
-``check-config`` names a misspelt one) and builds a source. Adding a platform is one entry.
+Every platform declares which streams it can serve, the type of its own config keys (a frozen
+options dataclass the daemon's config builds, so ``check-config`` names a misspelt or wrong
+key) and a builder. Adding a platform is one entry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic
 
-from connectors.base import Source, SourceConfig
+from connectors.base import OptionsT, Source, SourceConfig
 from connectors.chatwoot import options as chatwoot
-from connectors.generic.client import GenericShopClient
+from connectors.generic import options as generic
 from connectors.model import Stream
 from connectors.options import OptionError
 from connectors.shopify import options as shopify
 from connectors.taobao import options as taobao
 from connectors.woocommerce import options as woocommerce
 
+__all__ = ["KINDS", "Kind", "OptionError", "lookup"]
+
 
 @dataclass(frozen=True, kw_only=True)
-class Kind:
+class Kind(Generic[OptionsT]):
     name: str
     streams: frozenset[Stream]
-    build: Callable[[SourceConfig, Stream], Source]
-    extra_keys: frozenset[str] = frozenset()
-    validate_extra: Callable[[Mapping[str, Any]], None] = lambda extra: None
+    options_type: type[OptionsT]
+    """The kind's own keys: a frozen, keyword-only dataclass (see :mod:`connectors.options`)."""
+    build: Callable[[SourceConfig[OptionsT], Stream], Source]
     pairing_hint: str = ""
     """Said when the kind is configured for a stream it cannot serve."""
 
 
-def _build_generic(config: SourceConfig, stream: Stream) -> Source:
-    return GenericShopClient(
-        base_url=config.base_url,
-        token=config.token,
-        page_size=config.page_size,
-        timeout=config.timeout,
-    )
-
-
-KINDS: dict[str, Kind] = {}
-
-
-def register(kind: Kind) -> None:
-    KINDS[kind.name] = kind
-
-
-register(Kind(name="generic", streams=frozenset(Stream), build=_build_generic))
-for platform, name in (
-    (taobao, "taobao"),
-    (shopify, "shopify"),
-    (woocommerce, "woocommerce"),
-    (chatwoot, "chatwoot"),
-):
-    register(
+KINDS: dict[str, Kind[Any]] = {
+    kind.name: kind
+    for kind in (
         Kind(
-            name=name,
-            streams=platform.STREAMS,
-            build=platform.build,
-            extra_keys=platform.EXTRA_KEYS,
-            validate_extra=platform.validate,
-            pairing_hint=platform.PAIRING_HINT,
-        )
+            name="generic",
+            streams=generic.STREAMS,
+            options_type=generic.GenericOptions,
+            build=generic.build,
+        ),
+        Kind(
+            name="taobao",
+            streams=taobao.STREAMS,
+            options_type=taobao.TaobaoOptions,
+            build=taobao.build,
+            pairing_hint=taobao.PAIRING_HINT,
+        ),
+        Kind(
+            name="shopify",
+            streams=shopify.STREAMS,
+            options_type=shopify.ShopifyOptions,
+            build=shopify.build,
+            pairing_hint=shopify.PAIRING_HINT,
+        ),
+        Kind(
+            name="woocommerce",
+            streams=woocommerce.STREAMS,
+            options_type=woocommerce.WooCommerceOptions,
+            build=woocommerce.build,
+            pairing_hint=woocommerce.PAIRING_HINT,
+        ),
+        Kind(
+            name="chatwoot",
+            streams=chatwoot.STREAMS,
+            options_type=chatwoot.ChatwootOptions,
+            build=chatwoot.build,
+            pairing_hint=chatwoot.PAIRING_HINT,
+        ),
     )
+}
 
 
-def lookup(name: str, stream: Stream) -> Kind:
+def lookup(name: str, stream: Stream) -> Kind[Any]:
     """The kind serving ``stream``; an unknown or impossible one says what to do instead."""
     kind = KINDS.get(name)
     if kind is None:
@@ -80,11 +89,3 @@ def lookup(name: str, stream: Stream) -> Kind:
             f"{name!r} cannot serve the {stream.value} stream.{hint} Kinds that can: {able}",
         )
     return kind
-
-
-def validate_extra(kind: Kind, extra: Mapping[str, Any]) -> None:
-    for key in extra:
-        if key not in kind.extra_keys:
-            allowed = ", ".join(sorted(kind.extra_keys)) or "none"
-            raise OptionError(key, f"unknown key for kind {kind.name!r} (its own keys: {allowed})")
-    kind.validate_extra(extra)

@@ -1,4 +1,4 @@
-"""The ``shopify`` kind's own config keys (checked by ``check-config``) and its builder.
+"""The ``shopify`` kind's own config keys and its builder.
 
 ``token_file`` holds the Admin API access token of a custom app with ``read_orders`` (plus
 ``read_all_orders`` to see orders older than 60 days).
@@ -6,100 +6,85 @@
 
 from __future__ import annotations
 
-import enum
 import re
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
 
 from connectors.base import SourceConfig
 from connectors.model import Stream
-from connectors.options import fail, one_of
+from connectors.options import OptionError, required
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.normalize import BuyerKey, MemoSource, ShopifyRules
 from connectors.shopify.source import ShopifyOrderSource
 
-E = TypeVar("E", bound=enum.StrEnum)
-
 STREAMS = frozenset({Stream.ORDERS})
-EXTRA_KEYS = frozenset(
-    {
-        "api_version", "memo_source", "memo_tag_prefix", "memo_attribute", "flag_tag",
-        "buyer_key", "message_attributes",
-    }
-)  # fmt: skip
 PAIRING_HINT = (
     "Shopify Inbox has no public chat API, so a Shopify shop reads its chat from a helpdesk: "
     'set [shops.chat] kind = "chatwoot" (or "generic" for your own chat bridge).'
 )
 _API_VERSION = re.compile(r"^\d{4}-\d{2}$")
+_API_VERSION_MEANING = (
+    'the Admin API version to call, e.g. "2025-07"; Shopify retires a version about a year '
+    "after its release, so keep it current"
+)
 
 
-def _text(extra: Mapping[str, Any], key: str, *, required_because: str | None) -> str | None:
-    value = extra.get(key)
-    if value is None and required_because is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        fail(key, f"required {required_because}" if value is None else "expected non-empty text")
-    return value.strip()
+@dataclass(frozen=True, kw_only=True)
+class ShopifyOptions:
+    """Where the team writes what Shopify lacks (see :class:`ShopifyRules`)."""
 
-
-def _memo_place(extra: Mapping[str, Any]) -> tuple[MemoSource, str, str]:
-    """Where the team writes the seller memo: (source, tag prefix, attribute name)."""
-    if "memo_source" not in extra:
-        fail(
-            "memo_source",
-            "required: Shopify orders have no seller memo, so name where your team writes it: "
+    api_version: str = field(metadata=required(_API_VERSION_MEANING))
+    memo_source: MemoSource = field(
+        metadata=required(
+            "Shopify orders have no seller memo, so name where your team writes it: "
             '"tags" (memo tags start with memo_tag_prefix, e.g. "memo:") or "note_attributes" '
-            "(the note attribute named memo_attribute)",
+            "(the note attribute named memo_attribute)"
         )
-    source = one_of(extra, "memo_source", MemoSource, None)
-    if source is MemoSource.TAGS:
-        if "memo_attribute" in extra:
-            fail("memo_attribute", 'applies only to memo_source = "note_attributes"')
-        prefix = _text(extra, "memo_tag_prefix", required_because='by memo_source = "tags"')
-        return source, prefix or "", ""
-    if "memo_tag_prefix" in extra:
-        fail("memo_tag_prefix", 'applies only to memo_source = "tags"')
-    name = _text(extra, "memo_attribute", required_because='by memo_source = "note_attributes"')
-    return source, "", name or ""
-
-
-def parse(extra: Mapping[str, Any]) -> ShopifyRules:
-    version = extra.get("api_version")
-    if not isinstance(version, str) or not _API_VERSION.match(version):
-        fail(
-            "api_version",
-            'required: the Admin API version to call, e.g. "2025-07"; Shopify retires a '
-            "version about a year after its release, so keep it current",
-        )
-    memo_source, memo_tag_prefix, memo_attribute = _memo_place(extra)
-    message_attributes = extra.get("message_attributes", [])
-    if not isinstance(message_attributes, list) or not all(
-        isinstance(name, str) and name.strip() for name in message_attributes
-    ):
-        fail("message_attributes", "expected a list of note attribute names")
-    if memo_attribute and memo_attribute in message_attributes:
-        fail("message_attributes", f"{memo_attribute!r} is the memo, not a buyer message")
-    return ShopifyRules(
-        memo_source=memo_source,
-        memo_tag_prefix=memo_tag_prefix,
-        memo_attribute=memo_attribute,
-        flag_tag=_text(extra, "flag_tag", required_because=None),
-        buyer_key=one_of(extra, "buyer_key", BuyerKey, BuyerKey.EMAIL),
-        message_attributes=tuple(name.strip() for name in message_attributes),
     )
+    memo_tag_prefix: str | None = None
+    memo_attribute: str | None = None
+    flag_tag: str | None = None
+    buyer_key: BuyerKey = BuyerKey.EMAIL
+    message_attributes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _API_VERSION.match(self.api_version):
+            raise OptionError("api_version", f"{self.api_version!r} is not {_API_VERSION_MEANING}")
+        if self.memo_source is MemoSource.TAGS:
+            if self.memo_attribute is not None:
+                raise OptionError(
+                    "memo_attribute", 'applies only to memo_source = "note_attributes"'
+                )
+            if self.memo_tag_prefix is None:
+                raise OptionError("memo_tag_prefix", 'required by memo_source = "tags"')
+        else:
+            if self.memo_tag_prefix is not None:
+                raise OptionError("memo_tag_prefix", 'applies only to memo_source = "tags"')
+            if self.memo_attribute is None:
+                raise OptionError("memo_attribute", 'required by memo_source = "note_attributes"')
+            if self.memo_attribute in self.message_attributes:
+                raise OptionError(
+                    "message_attributes",
+                    f"{self.memo_attribute!r} is the memo, not a buyer message",
+                )
+
+    def rules(self) -> ShopifyRules:
+        return ShopifyRules(
+            memo_source=self.memo_source,
+            memo_tag_prefix=self.memo_tag_prefix or "",
+            memo_attribute=self.memo_attribute or "",
+            flag_tag=self.flag_tag,
+            buyer_key=self.buyer_key,
+            message_attributes=self.message_attributes,
+        )
 
 
-def validate(extra: Mapping[str, Any]) -> None:
-    parse(extra)
-
-
-def build(config: SourceConfig, stream: Stream) -> ShopifyOrderSource:
-    rules = parse(config.extra)
+def build(config: SourceConfig[ShopifyOptions], stream: Stream) -> ShopifyOrderSource:
     client = ShopifyClient(
         base_url=config.base_url,
-        api_version=config.extra["api_version"],
+        api_version=config.options.api_version,
         token=config.token,
         timeout=config.timeout,
     )
-    return ShopifyOrderSource(client=client, rules=rules, page_size=config.page_size)
+    return ShopifyOrderSource(
+        client=client, rules=config.options.rules(), page_size=config.page_size
+    )

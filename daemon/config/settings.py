@@ -11,10 +11,9 @@ import dataclasses
 import os
 import re
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,12 +28,11 @@ from connectors import registry as connector_registry
 from connectors.base import SourceConfig
 from connectors.model import Stream
 from connectors.options import OptionError
+from daemon.config.options import options_from_table
 from daemon.config.secrets import resolve_secret_path, secret_reader
 from daemon.config.toml_table import (
     ConfigError,
     TomlTable,
-    amount,
-    boolean,
     duration,
     positive_duration,
     read_toml,
@@ -136,10 +134,12 @@ class StreamSettings:
     settle: timedelta
     timeout: timedelta
     page_size: int
-    extra: Mapping[str, Any]
+    options: Any
+    """The kind's own keys, typed: an instance of the kind's ``options_type``."""
     secret_files: Mapping[str, Path]
+    """The paths named by the options' ``*_file`` keys."""
 
-    def source_config(self) -> SourceConfig:
+    def source_config(self) -> SourceConfig[Any]:
         files = dict(self.secret_files)
         return SourceConfig(
             kind=self.kind,
@@ -147,7 +147,7 @@ class StreamSettings:
             token=secret_reader(self.token_file),
             timeout=self.timeout.total_seconds(),
             page_size=self.page_size,
-            extra=self.extra,
+            options=self.options,
             read_secret=lambda key: secret_reader(files[key])(),
         )
 
@@ -204,18 +204,6 @@ class Settings:
         return [(rule, self.rules[rule.code]) for rule in RULES if self.rules[rule.code].enabled]
 
 
-_COMMON_STREAM_KEYS = {
-    "kind",
-    "base_url",
-    "token_file",
-    "poll_interval",
-    "backfill",
-    "settle",
-    "timeout",
-    "page_size",
-}
-
-
 def _stream(table: TomlTable, stream: Stream, config_dir: Path) -> StreamSettings:
     kind_name = table.get("kind", text)
     try:
@@ -232,18 +220,13 @@ def _stream(table: TomlTable, stream: Stream, config_dir: Path) -> StreamSetting
         settle=table.get("settle", duration, timedelta(seconds=60)),
         timeout=table.get("timeout", positive_duration, timedelta(seconds=30)),
         page_size=table.get("page_size", whole_number, 500),
-        extra={k: v for k, v in table.rest().items() if k not in _COMMON_STREAM_KEYS},
+        options=options_from_table(kind.options_type, table, owner=f"kind {kind_name!r}"),
         secret_files={},
     )
-    try:
-        connector_registry.validate_extra(kind, settings.extra)
-    except OptionError as exc:
-        raise table.error(exc.key, exc.message) from None
-    table.used.update(settings.extra)
     secret_files = {
-        key: resolve_secret_path(str(value), config_dir)
-        for key, value in settings.extra.items()
-        if key.endswith("_file")
+        f.name: resolve_secret_path(getattr(settings.options, f.name), config_dir)
+        for f in dataclasses.fields(settings.options)
+        if f.name.endswith("_file") and getattr(settings.options, f.name) is not None
     }
     return dataclasses.replace(settings, secret_files=secret_files)
 
@@ -271,12 +254,6 @@ def _agent(table: TomlTable) -> AgentSettings:
     )
     table.finish()
     return agent
-
-
-def _list(value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise TypeError("expected a list")
-    return value
 
 
 def _shift(table: TomlTable, roster: frozenset[str]) -> Shift:
@@ -311,43 +288,11 @@ def _holiday(table: TomlTable) -> Holiday:
     return holiday
 
 
-def _option_converter(hint: Any) -> Callable[[Any], Any]:
-    if hint is bool:
-        return boolean
-    if hint is int:
-        return whole_number
-    if hint is Decimal:
-        return amount
-    if hint is timedelta:
-        return duration
-    if typing.get_origin(hint) is tuple:
-        item = _option_converter(typing.get_args(hint)[0])
-        return lambda value: tuple(item(v) for v in _list(value))
-    raise TypeError(f"no converter for option type {hint!r}")
-
-
-def rule_options(options_type: type[RuleOptions], table: TomlTable) -> RuleOptions:
-    """Build a rule's options dataclass from its ``[rules.CSxxx]`` table, by field type."""
-    hints = typing.get_type_hints(options_type)
-    values = {
-        f.name: table.get(f.name, _option_converter(hints[f.name]))
-        for f in dataclasses.fields(options_type)
-        if table.has(f.name)
-    }
-    for f in dataclasses.fields(options_type):
-        table.used.add(f.name)
-    table.finish()
-    try:
-        return options_type(**values)
-    except ValueError as exc:
-        raise ConfigError(table.source, table.path, str(exc)) from None
-
-
 def _rules(table: TomlTable) -> dict[str, RuleOptions]:
     result = {}
     for rule in RULES:
         sub = table.table(rule.code, required=False)
-        result[rule.code] = rule_options(rule.options_type, sub)
+        result[rule.code] = options_from_table(rule.options_type, sub)
     table.finish(hint="; `shopwatch rules` lists the rule codes")
     return result
 

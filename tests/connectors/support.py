@@ -1,4 +1,5 @@
-"""Shared helpers for the platform connector tests: fixtures on disk and a fixed clock."""
+"""Shared helpers for the platform connector tests: fixtures on disk, a fixed clock and a
+kind's options read the way the config reads them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from connectors.model import Stream
+from connectors.registry import lookup
+from daemon.config.options import options_from_table
+from daemon.config.toml_table import TomlTable
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -28,3 +34,11 @@ class FixedClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def read_options(kind: str, stream: Stream, keys: dict[str, Any]) -> Any:
+    """The kind's options built from a stream table holding ``keys`` (as TOML would give
+    them), by the config's own reader; a bad key raises its ConfigError."""
+    options_type = lookup(kind, stream).options_type
+    table = TomlTable(keys, "", "test.toml")
+    return options_from_table(options_type, table, owner=f"kind {kind!r}")

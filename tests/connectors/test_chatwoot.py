@@ -16,8 +16,9 @@ from connectors.chatwoot.normalize import BuyerKey
 from connectors.chatwoot.source import ChatwootChatSource
 from connectors.errors import AuthFailed, BadResponse, RateLimited
 from connectors.model import Direction, Message, PresenceStatus, Stream
-from connectors.registry import OptionError, lookup, validate_extra
-from tests.connectors.support import FixedClock, load_fixture, utc
+from connectors.registry import OptionError, lookup
+from daemon.config.toml_table import ConfigError
+from tests.connectors.support import FixedClock, load_fixture, read_options, utc
 
 BASE = "https://chat.example.test"
 API = f"{BASE}/api/v1/accounts/1"
@@ -281,8 +282,8 @@ def test_chatwoot_cannot_serve_orders_and_says_what_to_pair_it_with() -> None:
     ],
 )
 def test_bad_options_say_what_to_do(extra: dict[str, Any], key: str, says: str) -> None:
-    with pytest.raises(OptionError) as caught:
-        validate_extra(lookup("chatwoot", Stream.CHAT), extra)
+    with pytest.raises(ConfigError) as caught:
+        read_options("chatwoot", Stream.CHAT, extra)
     assert caught.value.key == key
     assert says in caught.value.message
 
@@ -294,7 +295,7 @@ async def test_the_registry_builds_a_source_sending_the_access_token() -> None:
         token=lambda: "cw-secret",
         timeout=5.0,
         page_size=500,
-        extra={"account_id": 1, "buyer_key": "email"},
+        options=read_options("chatwoot", Stream.CHAT, {"account_id": 1, "buyer_key": "email"}),
     )
     source = lookup("chatwoot", Stream.CHAT).build(config, Stream.CHAT)
     assert isinstance(source, ChatwootChatSource)

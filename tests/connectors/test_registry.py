@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from connectors.model import Stream
@@ -24,10 +26,18 @@ def test_kinds_serve_their_streams(name: str, streams: set[Stream]) -> None:
         assert lookup(name, stream).name == name
 
 
+@pytest.mark.parametrize("name", ["generic", "taobao", "shopify", "woocommerce", "chatwoot"])
+def test_options_are_frozen_keyword_only_dataclasses(name: str) -> None:
+    options_type = KINDS[name].options_type
+    assert options_type.__dataclass_params__.frozen
+    assert all(f.kw_only for f in dataclasses.fields(options_type))
+
+
 @pytest.mark.parametrize("name", ["taobao", "shopify", "woocommerce", "chatwoot"])
 def test_secret_keys_are_file_paths(name: str) -> None:
-    secrets = {key for key in KINDS[name].extra_keys if "secret" in key or "token" in key}
-    assert all(key.endswith("_file") or key in {"app_secret", "consumer_secret"} for key in secrets)
+    keys = {f.name for f in dataclasses.fields(KINDS[name].options_type)}
+    secrets = {key for key in keys if "secret" in key or "token" in key}
+    assert all(key.endswith("_file") for key in secrets)
 
 
 def test_an_order_only_kind_names_the_chat_kinds() -> None:

@@ -14,11 +14,12 @@ import respx
 from connectors.base import SourceConfig
 from connectors.errors import AuthFailed, BadResponse, RateLimited
 from connectors.model import Order, OrderStatus, Stream
-from connectors.registry import OptionError, lookup, validate_extra
+from connectors.registry import OptionError, lookup
 from connectors.shopify.client import CallLimit, ShopifyClient
 from connectors.shopify.normalize import BuyerKey, MemoSource, ShopifyRules
 from connectors.shopify.source import ShopifyOrderSource
-from tests.connectors.support import FIXTURES, load_fixture, utc
+from daemon.config.toml_table import ConfigError
+from tests.connectors.support import FIXTURES, load_fixture, read_options, utc
 
 SHOP = "https://demo.myshopify.com"
 API = f"{SHOP}/admin/api/2025-07"
@@ -313,8 +314,8 @@ VALID = {"api_version": "2025-07", "memo_source": "tags", "memo_tag_prefix": "me
     ],
 )
 def test_bad_options_say_what_to_do(extra: dict[str, Any], key: str, says: str) -> None:
-    with pytest.raises(OptionError) as caught:
-        validate_extra(lookup("shopify", Stream.ORDERS), extra)
+    with pytest.raises(ConfigError) as caught:
+        read_options("shopify", Stream.ORDERS, extra)
     assert caught.value.key == key
     assert says in caught.value.message
 
@@ -330,7 +331,7 @@ async def test_the_registry_builds_a_source_calling_the_configured_version(
     route = shop.get(ORDERS).mock(return_value=httpx.Response(200, json={"orders": []}))
     config = SourceConfig(
         kind="shopify", base_url=SHOP + "/", token=lambda: "shpat_x", timeout=5.0,
-        page_size=50, extra=VALID,
+        page_size=50, options=read_options("shopify", Stream.ORDERS, VALID),
     )  # fmt: skip
     source = lookup("shopify", Stream.ORDERS).build(config, Stream.ORDERS)
     assert isinstance(source, ShopifyOrderSource)

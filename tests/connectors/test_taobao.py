@@ -16,14 +16,15 @@ import respx
 from connectors.base import SourceConfig
 from connectors.errors import AuthFailed, BadResponse, RateLimited, Unavailable
 from connectors.model import Order, OrderStatus, Stream
-from connectors.registry import OptionError, lookup, validate_extra
+from connectors.registry import OptionError, lookup
 from connectors.taobao import envelope, localtime
 from connectors.taobao.client import TaobaoClient
 from connectors.taobao.cursor import Cursor
 from connectors.taobao.normalize import STATUS, BuyerKey
 from connectors.taobao.signing import SignMethod, sign, signing_string
 from connectors.taobao.source import TaobaoOrderSource
-from tests.connectors.support import FixedClock, load_fixture, utc
+from daemon.config.toml_table import ConfigError
+from tests.connectors.support import FixedClock, load_fixture, read_options, utc
 
 GATEWAY = "https://gw.example.test/router/rest"
 SECRET = "app-secret-demo"
@@ -455,8 +456,8 @@ def test_taobao_cannot_serve_chat_and_says_what_to_pair_it_with() -> None:
     ],
 )
 def test_bad_options_say_what_to_do(extra: dict[str, Any], key: str, says: str) -> None:
-    with pytest.raises(OptionError) as caught:
-        validate_extra(lookup("taobao", Stream.ORDERS), extra)
+    with pytest.raises(ConfigError) as caught:
+        read_options("taobao", Stream.ORDERS, extra)
     assert caught.value.key == key
     assert says in caught.value.message
 
@@ -472,7 +473,11 @@ async def test_the_registry_builds_a_source_reading_the_app_secret_file(
         token=lambda: "session-demo",
         timeout=5.0,
         page_size=500,
-        extra={**VALID, "sign_method": "hmac", "trade_types": ["fixed", "auction"]},
+        options=read_options(
+            "taobao",
+            Stream.ORDERS,
+            {**VALID, "sign_method": "hmac", "trade_types": ["fixed", "auction"]},
+        ),
         read_secret=lambda key: SECRET if key == "app_secret_file" else "",
     )
     source = lookup("taobao", Stream.ORDERS).build(config, Stream.ORDERS)

@@ -16,11 +16,12 @@ import respx
 from connectors.base import SourceConfig
 from connectors.errors import AuthFailed, BadResponse, RateLimited
 from connectors.model import Order, OrderStatus, Stream
-from connectors.registry import OptionError, lookup, validate_extra
+from connectors.registry import OptionError, lookup
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.normalize import WooRules
 from connectors.woocommerce.source import WooCommerceOrderSource
-from tests.connectors.support import FixedClock, load_fixture, utc
+from daemon.config.toml_table import ConfigError
+from tests.connectors.support import FixedClock, load_fixture, read_options, utc
 
 SHOP = "https://shop.example.test"
 ORDERS = f"{SHOP}/wp-json/wc/v3/orders"
@@ -264,8 +265,8 @@ VALID = {"consumer_secret_file": "/etc/shopwatch/woo-secret"}
     ],
 )
 def test_bad_options_say_what_to_do(extra: dict[str, Any], key: str, says: str) -> None:
-    with pytest.raises(OptionError) as caught:
-        validate_extra(lookup("woocommerce", Stream.ORDERS), extra)
+    with pytest.raises(ConfigError) as caught:
+        read_options("woocommerce", Stream.ORDERS, extra)
     assert caught.value.key == key
     assert says in caught.value.message
 
@@ -277,7 +278,9 @@ def config(base_url: str) -> SourceConfig:
         token=lambda: "ck_file",
         timeout=5.0,
         page_size=20,
-        extra={**VALID, "status_map": {"wc-shipped": "shipped"}},
+        options=read_options(
+            "woocommerce", Stream.ORDERS, {**VALID, "status_map": {"wc-shipped": "shipped"}}
+        ),
         read_secret=lambda key: "cs_file" if key == "consumer_secret_file" else "",
     )
 
