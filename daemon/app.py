@@ -29,7 +29,7 @@ from daemon.alerts.listener import AlertListener, build_alert_listener
 from daemon.clock import Clock, SystemClock
 from daemon.config.settings import Settings, StreamSettings
 from daemon.http import Api, make_app
-from daemon.scoring.scorecard import load_scorecard
+from daemon.scoring.records import load_scorecard
 from daemon.store import migrate
 from daemon.store.engine import create_engine
 from daemon.store.ledger import Ledger
@@ -162,6 +162,7 @@ class Daemon:
         host, port = self.settings.listen
         api = Api(
             ledger=self.ledger,
+            engine=self.engine,
             clock=self.clock,
             readiness=self.readiness,
             api_token=self._api_token,

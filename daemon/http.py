@@ -2,6 +2,10 @@
 
 Reads are open on the (loopback by default) listener; every write needs the bearer token
 from ``[http] api_token_file``. Without a token file configured, writes are refused.
+
+One error policy (:mod:`daemon.errors`): a refusal raised anywhere below becomes its status
+(400 bad input naming the field, 404, 409) with ``{"error", "field"}``; anything else is a
+bug, logged, and answered 500 without a trace.
 """
 
 from __future__ import annotations
@@ -13,31 +17,46 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connectors.errors import BadResponse
-from connectors.wire import parse_instant
 from daemon.clock import Clock
 from daemon.config.settings import Settings
+from daemon.errors import BadInput, NotFound, Refused
 from daemon.scoring import entries as score_entries
-from daemon.scoring import scorecard
-from daemon.store.ledger import STATUSES, Ledger, LedgerError, NotFound
+from daemon.scoring import records
+from daemon.store.ledger import STATUSES, Ledger, summarize_evidence
+
+log = structlog.get_logger("shopwatch.http")
+
+MAX_ID = 2**63 - 1
+"""Ids are 64-bit in the database; a larger one names no violation."""
 
 Readiness = Callable[[], tuple[bool, dict[str, Any]]]
 TokenReader = Callable[[], str | None]
 
 
-def _bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
-
-
 def _instant(value: str, name: str) -> datetime:
     try:
-        return parse_instant(value, name)
-    except BadResponse as exc:
-        raise _bad_request(f"{name}: expected an RFC 3339 time with offset ({exc})") from None
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadInput(
+            f"expected an RFC 3339 time with offset, e.g. 2026-11-02T10:00:00+08:00, not {value!r}",
+            field=name,
+        )
+    return moment
+
+
+def _violation_id(request: web.Request) -> int:
+    text = request.match_info["id"]
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
+        raise NotFound(f"no violation with id {text!r}", field="id")
+    return int(text)
 
 
 class Api:
@@ -45,12 +64,14 @@ class Api:
         self,
         *,
         ledger: Ledger,
+        engine: AsyncEngine,
         clock: Clock,
         readiness: Readiness,
         api_token: TokenReader,
         settings: Callable[[], Settings],
     ) -> None:
         self.ledger = ledger
+        self.engine = engine
         self.clock = clock
         self.readiness = readiness
         self.api_token = api_token
@@ -85,10 +106,10 @@ class Api:
         q = request.query
         status = q.get("status") or None
         if status and status not in STATUSES:
-            raise _bad_request(f"status: must be one of {', '.join(STATUSES)}")
+            raise BadInput(f"must be one of {', '.join(STATUSES)}", field="status")
         limit = q.get("limit")
-        if limit is not None and not limit.isdigit():
-            raise _bad_request("limit: expected a whole number")
+        if limit is not None and not (limit.isascii() and limit.isdigit()):
+            raise BadInput("expected a whole number", field="limit")
         violations = await self.ledger.find(
             shop=q.get("shop") or None,
             rule=q.get("rule") or None,
@@ -101,20 +122,19 @@ class Api:
         return web.json_response({"violations": violations})
 
     async def show_violation(self, request: web.Request) -> web.Response:
-        try:
-            return web.json_response(await self.ledger.get(int(request.match_info["id"])))
-        except (NotFound, ValueError):
-            raise web.HTTPNotFound(
-                text=json.dumps({"error": "no such violation"}), content_type="application/json"
-            ) from None
+        violation = await self.ledger.get(_violation_id(request))
+        violation["summary"] = summarize_evidence(
+            violation, self.settings().timezone, self.clock.now()
+        )
+        return web.json_response(violation)
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise _bad_request("body: expected a JSON object") from None
+            raise BadInput("expected a JSON object", field="body") from None
         if not isinstance(body, dict):
-            raise _bad_request("body: expected a JSON object")
+            raise BadInput("expected a JSON object", field="body")
         return body
 
     async def add_violation(self, request: web.Request) -> web.Response:
@@ -123,19 +143,19 @@ class Api:
         body = await self._body(request)
         rule = body.get("rule")
         if not isinstance(rule, str) or not rule.strip():
-            raise _bad_request("rule: required, a catalogue code such as M201")
+            raise BadInput("required, a catalogue code such as M201", field="rule")
         at = body.get("at")
         if not isinstance(at, str):
-            raise _bad_request("at: required, an RFC 3339 time")
+            raise BadInput("required, an RFC 3339 time", field="at")
         points = body.get("points")
         if points is not None and (isinstance(points, bool) or not isinstance(points, int)):
-            raise _bad_request("points: expected a whole number")
+            raise BadInput("expected a whole number", field="points")
         fine = None
         if body.get("fine") is not None:
             try:
                 fine = Decimal(str(body["fine"]))
             except InvalidOperation:
-                raise _bad_request("fine: expected a number") from None
+                raise BadInput("expected a number", field="fine") from None
         violation = await score_entries.record_manual_violation(
             self.ledger,
             self.settings(),
@@ -156,22 +176,12 @@ class Api:
         body = await self._body(request)
         by, reason = body.get("by"), body.get("reason", "")
         if not isinstance(by, str) or not by.strip():
-            raise _bad_request("by: required, the supervisor's name")
+            raise BadInput("required, the supervisor's name", field="by")
         if not isinstance(reason, str):
-            raise _bad_request("reason: expected a string")
-        try:
-            violation_id = int(request.match_info["id"])
-            result = await self.ledger.set_status(
-                violation_id, status, by=by, reason=reason, now=self.clock.now()
-            )
-        except (NotFound, ValueError):
-            raise web.HTTPNotFound(
-                text=json.dumps({"error": "no such violation"}), content_type="application/json"
-            ) from None
-        except LedgerError as exc:
-            raise web.HTTPConflict(
-                text=json.dumps({"error": str(exc)}), content_type="application/json"
-            ) from None
+            raise BadInput("expected a string", field="reason")
+        result = await self.ledger.set_status(
+            _violation_id(request), status, by=by, reason=reason, now=self.clock.now()
+        )
         return web.json_response(result)
 
     async def waive(self, request: web.Request) -> web.Response:
@@ -181,8 +191,8 @@ class Api:
         return await self._transition(request, "confirmed")
 
     async def scorecard(self, request: web.Request) -> web.Response:
-        card = await scorecard.load_scorecard(
-            self.ledger.engine,
+        card = await records.load_scorecard(
+            self.engine,
             self.settings(),
             request.query.get("month", ""),
             now=self.clock.now(),
@@ -194,7 +204,7 @@ class Api:
         self._authorize(request)
         body = await self._body(request)
         bonus = await score_entries.add_bonus(
-            self.ledger.engine,
+            self.engine,
             self.settings(),
             agent=_text(body, "agent"),
             code=_text(body, "code"),
@@ -212,9 +222,9 @@ class Api:
         body = await self._body(request)
         value = body.get("value")
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _bad_request("value: expected a whole number from -5 to 5")
+            raise BadInput("expected a whole number from -5 to 5", field="value")
         result = await score_entries.set_adjustment(
-            self.ledger.engine,
+            self.engine,
             self.settings(),
             agent=_text(body, "agent"),
             month=_text(body, "month"),
@@ -229,14 +239,14 @@ class Api:
 def _text(body: dict[str, Any], key: str) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise _bad_request(f"{key}: required")
+        raise BadInput("required", field=key)
     return value
 
 
 def _optional_text(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
     if value is not None and not isinstance(value, str):
-        raise _bad_request(f"{key}: expected a string or null")
+        raise BadInput("expected a string or null", field=key)
     return value
 
 
@@ -244,16 +254,17 @@ def _optional_text(body: dict[str, Any], key: str) -> str | None:
 async def _errors_as_json(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """What the scorecard refuses becomes a 400 (404 for an unknown id) with the reason;
-    any other exception stays a 500, as a bug should."""
+    """A refusal becomes its status with the reason and the field; aiohttp's own HTTP errors
+    pass; anything else is a bug: logged with its trace, answered 500 without one."""
     try:
         return await handler(request)
-    except scorecard.NotFound as exc:
-        raise web.HTTPNotFound(
-            text=json.dumps({"error": str(exc)}), content_type="application/json"
-        ) from None
-    except scorecard.ScorecardError as exc:
-        raise _bad_request(str(exc)) from None
+    except Refused as exc:
+        return web.json_response(exc.to_json(), status=exc.status)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("request failed", method=request.method, path=request.path)
+        return web.json_response({"error": "internal error; see the daemon's log"}, status=500)
 
 
 def make_app(api: Api, registry: CollectorRegistry) -> web.Application:

@@ -14,23 +14,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from checks.registry import evidence_type
 from checks.subject import Breach, Undecidable
+from daemon.errors import BadInput, Conflict, NotFound
 from daemon.store.observations import dialect_insert
 from daemon.store.tables import undecidable_subjects, violation_events, violations
 
 STATUSES = ("open", "confirmed", "waived")
 
 
-class LedgerError(Exception):
-    """A request the ledger refuses, with a message for the person who made it."""
-
-
-class NotFound(LedgerError):
-    pass
+def summarize_evidence(violation: dict[str, Any], timezone: ZoneInfo, now: datetime) -> str:
+    """A stored violation's evidence worded by its rule (two lines, Chinese then English)."""
+    record = evidence_type(violation["rule"]).from_json(violation.get("evidence") or {})
+    return record.summarize(timezone, now)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -309,26 +310,29 @@ class Ledger:
         self, violation_id: int, status: str, *, by: str, reason: str, now: datetime
     ) -> dict[str, Any]:
         if status not in ("confirmed", "waived"):
-            raise LedgerError(f"status must be confirmed or waived, not {status!r}")
+            raise BadInput(f"must be confirmed or waived, not {status!r}", field="status")
         if not by.strip():
-            raise LedgerError("'by' is required: the supervisor's name")
+            raise BadInput("required: the supervisor's name", field="by")
         if status == "waived" and not reason.strip():
-            raise LedgerError("'reason' is required to waive a violation")
+            raise BadInput("required to waive a violation", field="reason")
         async with self.engine.begin() as conn:
-            current = (
-                await conn.execute(
-                    select(violations.c.status).where(violations.c.id == violation_id)
-                )
-            ).scalar_one_or_none()
-            if current is None:
-                raise NotFound(f"no violation with id {violation_id}")
-            if current != "open":
-                raise LedgerError(f"violation {violation_id} is already {current}")
-            await conn.execute(
+            # Conditional on the status still being open, so of two decisions at the same
+            # moment exactly one wins and the other is told (a read-then-write would let
+            # both succeed).
+            changed = await conn.execute(
                 update(violations)
-                .where(violations.c.id == violation_id)
+                .where(violations.c.id == violation_id, violations.c.status == "open")
                 .values(status=status, updated_at=now)
             )
+            if changed.rowcount != 1:
+                current = (
+                    await conn.execute(
+                        select(violations.c.status).where(violations.c.id == violation_id)
+                    )
+                ).scalar_one_or_none()
+                if current is None:
+                    raise NotFound(f"no violation with id {violation_id}", field="id")
+                raise Conflict(f"violation {violation_id} is already {current}", field="status")
             await self._event(conn, violation_id, now, status, by=by, reason=reason)
         return await self.get(violation_id)
 
@@ -338,7 +342,7 @@ class Ledger:
                 await conn.execute(select(violations).where(violations.c.id == violation_id))
             ).first()
             if row is None:
-                raise NotFound(f"no violation with id {violation_id}")
+                raise NotFound(f"no violation with id {violation_id}", field="id")
             events = (
                 await conn.execute(
                     select(violation_events)

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from checks.evidence_record import GenericEvidence
 from checks.subject import Breach, Subject, Undecidable
 from connectors.model import AgentPresence, Direction, OrderStatus, PresenceStatus, Stream
+from daemon.errors import Refused
 from daemon.simulator.world import new_message, new_order
 from daemon.store import migrate
-from daemon.store.ledger import Ledger, LedgerError
+from daemon.store.ledger import Ledger
 from daemon.store.observations import ObservationStore
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
@@ -161,9 +162,9 @@ async def test_undecidable_is_remembered_once(engine: AsyncEngine) -> None:
 async def test_waive_needs_who_and_why_and_keeps_the_trail(engine: AsyncEngine) -> None:
     ledger = Ledger(engine)
     recorded = await ledger.record("s", breach(), T0)
-    with pytest.raises(LedgerError, match="reason"):
+    with pytest.raises(Refused, match="reason"):
         await ledger.set_status(recorded.violation_id, "waived", by="Chen", reason=" ", now=T0)
-    with pytest.raises(LedgerError, match="by"):
+    with pytest.raises(Refused, match="by"):
         await ledger.set_status(recorded.violation_id, "waived", by="", reason="x", now=T0)
     waived = await ledger.set_status(
         recorded.violation_id, "waived", by="Chen", reason="buyer paid by bank transfer", now=T0
@@ -176,7 +177,7 @@ async def test_waive_needs_who_and_why_and_keeps_the_trail(engine: AsyncEngine) 
         "reason": "buyer paid by bank transfer",
         "details": {},
     }
-    with pytest.raises(LedgerError, match="already waived"):
+    with pytest.raises(Refused, match="already waived"):
         await ledger.set_status(recorded.violation_id, "confirmed", by="Chen", reason="", now=T0)
     assert [v["id"] for v in await ledger.find(status="waived")] == [recorded.violation_id]
     assert await ledger.find(status="open") == []
