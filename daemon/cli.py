@@ -209,8 +209,8 @@ def _print_block(text: str) -> None:
 
 def cmd_scorecard(args: argparse.Namespace) -> int:
     from daemon.scoring import entries as score_entries
+    from daemon.scoring import records
     from daemon.scoring import render as scorecard_render
-    from daemon.scoring import scorecard
 
     settings = _settings(args.config)
 
@@ -248,7 +248,7 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
                 )
             else:
                 month = args.month or now.astimezone(settings.timezone).strftime("%Y-%m")
-                card = await scorecard.load_scorecard(engine, settings, month, now=now)
+                card = await records.load_scorecard(engine, settings, month, now=now)
                 _print_block(scorecard_render.render(card, args.format))
         except ValueError as exc:
             print(f"shopwatch: {exc}", file=sys.stderr)

@@ -30,18 +30,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from connectors.model import Direction
-from daemon.config.settings import Settings
 from daemon.scoring.month import Month, local_midnight
 from daemon.scoring.policy import ConversionPolicy
-from daemon.store.tables import messages, order_versions, stream_state
 
 CENT = Decimal("0.01")
 
@@ -251,100 +245,3 @@ def award_top(months: Sequence[MonthConversion], policy: ConversionPolicy) -> Mo
         entry.months_on_top = run
         entry.top_award = policy.top_award(run)
     return current
-
-
-# ---- reading the store ----
-
-
-async def complete_until(engine: AsyncEngine, now: datetime, shops: Sequence[str]) -> datetime:
-    """Data is complete up to the oldest watermark of the watched shops' streams (and never
-    past now). A shop no longer in the config does not hold conversion provisional forever."""
-    query = select(stream_state.c.watermark).where(stream_state.c.shop.in_(list(shops)))
-    async with engine.connect() as conn:
-        marks: list[datetime] = list((await conn.execute(query)).scalars())
-    return min([now, *marks])
-
-
-async def read_replies(engine: AsyncEngine, start: datetime, end: datetime) -> list[AgentReply]:
-    query = select(
-        messages.c.shop, messages.c.buyer_id, messages.c.agent_id, messages.c.sent_at
-    ).where(
-        messages.c.direction == Direction.AGENT.value,
-        messages.c.is_auto.is_(False),
-        messages.c.agent_id.is_not(None),
-        messages.c.sent_at >= start,
-        messages.c.sent_at < end,
-    )
-    async with engine.connect() as conn:
-        return [
-            AgentReply(shop=r.shop, buyer_id=r.buyer_id, agent=r.agent_id, sent_at=r.sent_at)
-            for r in await conn.execute(query)
-        ]
-
-
-async def read_payments(engine: AsyncEngine, start: datetime, end: datetime) -> list[Payment]:
-    """Orders paid in ``[start, end)``: the earliest payment time any version reports, and
-    the newest version's amount."""
-    query = (
-        select(
-            order_versions.c.shop,
-            order_versions.c.order_id,
-            order_versions.c.buyer_id,
-            order_versions.c.paid_at,
-            order_versions.c.amount,
-            order_versions.c.updated_at,
-        )
-        .where(
-            and_(
-                order_versions.c.paid_at.is_not(None),
-                order_versions.c.paid_at >= start,
-                order_versions.c.paid_at < end,
-            )
-        )
-        .order_by(order_versions.c.updated_at)
-    )
-    found: dict[tuple[str, str], Payment] = {}
-    async with engine.connect() as conn:
-        for row in await conn.execute(query):
-            key = (row.shop, row.order_id)
-            earlier = found.get(key)
-            paid_at = row.paid_at if earlier is None else min(earlier.paid_at, row.paid_at)
-            found[key] = Payment(
-                shop=row.shop,
-                buyer_id=row.buyer_id,
-                order_id=row.order_id,
-                paid_at=paid_at,
-                amount=Decimal(row.amount),
-            )
-    return list(found.values())
-
-
-async def load_conversion(
-    engine: AsyncEngine,
-    settings: Settings,
-    month: Month,
-    policy: ConversionPolicy,
-    *,
-    now: datetime | None = None,
-) -> MonthConversion:
-    """Each agent's conversion in ``month`` with the top-agent award, from the stored
-    messages and order versions. Reads as many months back as the award streak needs."""
-    now = now or datetime.now(UTC)
-    tz = settings.timezone
-    months = [month.plus(-back) for back in reversed(range(len(policy.top_awards)))]
-    window = policy.window
-    replies = await read_replies(engine, months[0].start(tz) - window, month.end(tz) + window)
-    payments = await read_payments(engine, months[0].start(tz), month.end(tz) + window)
-    until = await complete_until(engine, now, [shop.id for shop in settings.shops])
-    results = [
-        monthly_conversion(
-            month=m,
-            timezone=tz,
-            replies=replies,
-            payments=payments,
-            policy=policy,
-            complete_until=until,
-        )
-        for m in months
-    ]
-    return award_top(results, policy)

@@ -33,15 +33,14 @@ from daemon.scoring.conversion import json_number
 from daemon.scoring.month import Month
 from daemon.scoring.policy import Policy
 from daemon.scoring.policy_file import policy_for
+from daemon.scoring.records import build_scorecard, read_violations
 from daemon.scoring.render import table
 from daemon.scoring.scorecard import (
     COUNTED,
     AgentScore,
     Scorecard,
     ViolationRecord,
-    build_scorecard,
     parse_month,
-    read_violations,
 )
 from daemon.store.observations import ObservationStore
 from daemon.watch.judge import Judge, watermarks

@@ -37,20 +37,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from daemon.config.settings import Settings
-from daemon.scoring.conversion import AgentConversion, MonthConversion, json_number, load_conversion
+from daemon.scoring.conversion import AgentConversion, MonthConversion, json_number
 from daemon.scoring.month import Month
 from daemon.scoring.policy import Policy, ScorePolicy
-from daemon.scoring.policy_file import policy_for
-from daemon.store.tables import bonuses, score_adjustments, violations
 
 COUNTED = ("open", "confirmed")
 
@@ -367,124 +361,3 @@ def _last_below(agent: str, scores: Mapping[str, int], rule: ScorePolicy) -> boo
     if agent not in scores or scores[agent] >= rule.last_place_below:
         return False
     return not rule.last_place_only or scores[agent] == min(scores.values())
-
-
-# ---- reading the store ----
-
-
-def _violation_record(row: Any) -> ViolationRecord:
-    return ViolationRecord(
-        id=row.id,
-        agent=row.agent,
-        rule=row.rule,
-        deadline=row.deadline,
-        points=row.points,
-        fine=Decimal(row.fine),
-        status=row.status,
-        shop=row.shop,
-        subject_id=row.subject_id,
-        source=row.source,
-    )
-
-
-async def read_violations(
-    engine: AsyncEngine, timezone: ZoneInfo, month: Month
-) -> list[ViolationRecord]:
-    """Every violation whose deadline falls in the month, waived ones included."""
-    query = select(violations).where(
-        violations.c.deadline >= month.start(timezone), violations.c.deadline < month.end(timezone)
-    )
-    async with engine.connect() as conn:
-        return [_violation_record(row) for row in await conn.execute(query)]
-
-
-async def read_month(
-    engine: AsyncEngine,
-    timezone: ZoneInfo,
-    month: Month,
-    *,
-    override_violations: Sequence[ViolationRecord] | None = None,
-) -> MonthRecords:
-    if override_violations is None:
-        found = await read_violations(engine, timezone, month)
-    else:
-        found = list(override_violations)
-    async with engine.connect() as conn:
-        bonus_rows = await conn.execute(
-            select(bonuses).where(bonuses.c.month == str(month), bonuses.c.status == "active")
-        )
-        granted = tuple(
-            BonusRecord(agent=r.agent, code=r.code, points=r.points) for r in bonus_rows
-        )
-        adjustment_rows = await conn.execute(
-            select(score_adjustments).where(score_adjustments.c.month == str(month))
-        )
-        adjusted = tuple(
-            AdjustmentRecord(agent=r.agent, value=r.value, reason=r.reason, by=r.by)
-            for r in adjustment_rows
-        )
-    return MonthRecords(violations=tuple(found), bonuses=granted, adjustments=adjusted)
-
-
-def roster(settings: Settings) -> list[AgentRecord]:
-    return [AgentRecord(id=a.id, name=a.name or None, hired=a.hired) for a in settings.agents]
-
-
-async def build_scorecard(
-    engine: AsyncEngine,
-    settings: Settings,
-    month: Month,
-    *,
-    policy: Policy,
-    now: datetime,
-    override_violations: Sequence[ViolationRecord] | None = None,
-) -> Scorecard:
-    """The scorecard from the store. ``override_violations`` replaces the ledger's
-    violations of ``month`` (what-if replay); earlier months always come from the ledger."""
-    tz = settings.timezone
-    agents = roster(settings)
-    # Earlier months' scores depend on their own records only (not on their flags).
-    previous: list[dict[str, int]] = []
-    for back in range(1, policy.score.last_place_months):
-        earlier = month.plus(-back)
-        card = compute_scorecard(
-            month=earlier,
-            timezone=tz,
-            policy=policy,
-            agents=agents,
-            records=await read_month(engine, tz, earlier),
-        )
-        previous.append(card.scores())
-    records = await read_month(engine, tz, month, override_violations=override_violations)
-    conversion = await load_conversion(engine, settings, month, policy.conversion, now=now)
-    return compute_scorecard(
-        month=month,
-        timezone=tz,
-        policy=policy,
-        agents=agents,
-        records=records,
-        previous=previous,
-        conversion=conversion,
-    )
-
-
-async def load_scorecard(
-    engine: AsyncEngine,
-    settings: Settings,
-    month: str,
-    *,
-    policy: Policy | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """GET /api/scorecard?month=YYYY-MM and ``shopwatch scorecard``: the SPEC §6 shape.
-
-    Raises ValueError("expected YYYY-MM") for a malformed month."""
-    parsed = parse_month(month)
-    card = await build_scorecard(
-        engine,
-        settings,
-        parsed,
-        policy=policy or policy_for(settings),
-        now=now or datetime.now(UTC),
-    )
-    return card.as_json()

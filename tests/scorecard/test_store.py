@@ -25,11 +25,9 @@ from daemon.scoring.entries import (
     scorecard_audit,
     set_adjustment,
 )
+from daemon.scoring.records import load_scorecard
 from daemon.scoring.render import render
-from daemon.scoring.scorecard import (
-    ScorecardError,
-    load_scorecard,
-)
+from daemon.scoring.scorecard import ScorecardError
 from daemon.simulator.world import new_message, new_order
 from daemon.store import migrate
 from daemon.store.ledger import Ledger

@@ -1,0 +1,265 @@
+"""Reading what the scorecard and conversion are computed from, out of the store: the
+month's violations, bonuses and adjustments, agents' replies and paid orders, the streams'
+watermarks; and the scorecard of a month built from them (the CLI's and the API's entry
+point). The computation itself is pure: :mod:`daemon.scoring.scorecard` and
+:mod:`daemon.scoring.conversion`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connectors.model import Direction
+from daemon.config.settings import Settings
+from daemon.scoring.conversion import (
+    AgentReply,
+    MonthConversion,
+    Payment,
+    award_top,
+    monthly_conversion,
+)
+from daemon.scoring.month import Month
+from daemon.scoring.policy import ConversionPolicy, Policy
+from daemon.scoring.policy_file import policy_for
+from daemon.scoring.scorecard import (
+    AdjustmentRecord,
+    AgentRecord,
+    BonusRecord,
+    MonthRecords,
+    Scorecard,
+    ViolationRecord,
+    compute_scorecard,
+    parse_month,
+)
+from daemon.store.tables import (
+    bonuses,
+    messages,
+    order_versions,
+    score_adjustments,
+    stream_state,
+    violations,
+)
+
+# ---- conversion: agents' replies, payments, how far the data is complete ----
+
+
+async def complete_until(engine: AsyncEngine, now: datetime, shops: Sequence[str]) -> datetime:
+    """Data is complete up to the oldest watermark of the watched shops' streams (and never
+    past now). A shop no longer in the config does not hold conversion provisional forever."""
+    query = select(stream_state.c.watermark).where(stream_state.c.shop.in_(list(shops)))
+    async with engine.connect() as conn:
+        marks: list[datetime] = list((await conn.execute(query)).scalars())
+    return min([now, *marks])
+
+
+async def read_replies(engine: AsyncEngine, start: datetime, end: datetime) -> list[AgentReply]:
+    query = select(
+        messages.c.shop, messages.c.buyer_id, messages.c.agent_id, messages.c.sent_at
+    ).where(
+        messages.c.direction == Direction.AGENT.value,
+        messages.c.is_auto.is_(False),
+        messages.c.agent_id.is_not(None),
+        messages.c.sent_at >= start,
+        messages.c.sent_at < end,
+    )
+    async with engine.connect() as conn:
+        return [
+            AgentReply(shop=r.shop, buyer_id=r.buyer_id, agent=r.agent_id, sent_at=r.sent_at)
+            for r in await conn.execute(query)
+        ]
+
+
+async def read_payments(engine: AsyncEngine, start: datetime, end: datetime) -> list[Payment]:
+    """Orders paid in ``[start, end)``: the earliest payment time any version reports, and
+    the newest version's amount."""
+    query = (
+        select(
+            order_versions.c.shop,
+            order_versions.c.order_id,
+            order_versions.c.buyer_id,
+            order_versions.c.paid_at,
+            order_versions.c.amount,
+            order_versions.c.updated_at,
+        )
+        .where(
+            and_(
+                order_versions.c.paid_at.is_not(None),
+                order_versions.c.paid_at >= start,
+                order_versions.c.paid_at < end,
+            )
+        )
+        .order_by(order_versions.c.updated_at)
+    )
+    found: dict[tuple[str, str], Payment] = {}
+    async with engine.connect() as conn:
+        for row in await conn.execute(query):
+            key = (row.shop, row.order_id)
+            earlier = found.get(key)
+            paid_at = row.paid_at if earlier is None else min(earlier.paid_at, row.paid_at)
+            found[key] = Payment(
+                shop=row.shop,
+                buyer_id=row.buyer_id,
+                order_id=row.order_id,
+                paid_at=paid_at,
+                amount=Decimal(row.amount),
+            )
+    return list(found.values())
+
+
+async def load_conversion(
+    engine: AsyncEngine,
+    settings: Settings,
+    month: Month,
+    policy: ConversionPolicy,
+    *,
+    now: datetime | None = None,
+) -> MonthConversion:
+    """Each agent's conversion in ``month`` with the top-agent award, from the stored
+    messages and order versions. Reads as many months back as the award streak needs."""
+    now = now or datetime.now(UTC)
+    tz = settings.timezone
+    months = [month.plus(-back) for back in reversed(range(len(policy.top_awards)))]
+    window = policy.window
+    replies = await read_replies(engine, months[0].start(tz) - window, month.end(tz) + window)
+    payments = await read_payments(engine, months[0].start(tz), month.end(tz) + window)
+    until = await complete_until(engine, now, [shop.id for shop in settings.shops])
+    results = [
+        monthly_conversion(
+            month=m,
+            timezone=tz,
+            replies=replies,
+            payments=payments,
+            policy=policy,
+            complete_until=until,
+        )
+        for m in months
+    ]
+    return award_top(results, policy)
+
+
+# ---- the scorecard: violations, bonuses, adjustments ----
+
+
+def _violation_record(row: Any) -> ViolationRecord:
+    return ViolationRecord(
+        id=row.id,
+        agent=row.agent,
+        rule=row.rule,
+        deadline=row.deadline,
+        points=row.points,
+        fine=Decimal(row.fine),
+        status=row.status,
+        shop=row.shop,
+        subject_id=row.subject_id,
+        source=row.source,
+    )
+
+
+async def read_violations(
+    engine: AsyncEngine, timezone: ZoneInfo, month: Month
+) -> list[ViolationRecord]:
+    """Every violation whose deadline falls in the month, waived ones included."""
+    query = select(violations).where(
+        violations.c.deadline >= month.start(timezone), violations.c.deadline < month.end(timezone)
+    )
+    async with engine.connect() as conn:
+        return [_violation_record(row) for row in await conn.execute(query)]
+
+
+async def read_month(
+    engine: AsyncEngine,
+    timezone: ZoneInfo,
+    month: Month,
+    *,
+    override_violations: Sequence[ViolationRecord] | None = None,
+) -> MonthRecords:
+    if override_violations is None:
+        found = await read_violations(engine, timezone, month)
+    else:
+        found = list(override_violations)
+    async with engine.connect() as conn:
+        bonus_rows = await conn.execute(
+            select(bonuses).where(bonuses.c.month == str(month), bonuses.c.status == "active")
+        )
+        granted = tuple(
+            BonusRecord(agent=r.agent, code=r.code, points=r.points) for r in bonus_rows
+        )
+        adjustment_rows = await conn.execute(
+            select(score_adjustments).where(score_adjustments.c.month == str(month))
+        )
+        adjusted = tuple(
+            AdjustmentRecord(agent=r.agent, value=r.value, reason=r.reason, by=r.by)
+            for r in adjustment_rows
+        )
+    return MonthRecords(violations=tuple(found), bonuses=granted, adjustments=adjusted)
+
+
+def roster(settings: Settings) -> list[AgentRecord]:
+    return [AgentRecord(id=a.id, name=a.name or None, hired=a.hired) for a in settings.agents]
+
+
+async def build_scorecard(
+    engine: AsyncEngine,
+    settings: Settings,
+    month: Month,
+    *,
+    policy: Policy,
+    now: datetime,
+    override_violations: Sequence[ViolationRecord] | None = None,
+) -> Scorecard:
+    """The scorecard from the store. ``override_violations`` replaces the ledger's
+    violations of ``month`` (what-if replay); earlier months always come from the ledger."""
+    tz = settings.timezone
+    agents = roster(settings)
+    # Earlier months' scores depend on their own records only (not on their flags).
+    previous: list[dict[str, int]] = []
+    for back in range(1, policy.score.last_place_months):
+        earlier = month.plus(-back)
+        card = compute_scorecard(
+            month=earlier,
+            timezone=tz,
+            policy=policy,
+            agents=agents,
+            records=await read_month(engine, tz, earlier),
+        )
+        previous.append(card.scores())
+    records = await read_month(engine, tz, month, override_violations=override_violations)
+    conversion = await load_conversion(engine, settings, month, policy.conversion, now=now)
+    return compute_scorecard(
+        month=month,
+        timezone=tz,
+        policy=policy,
+        agents=agents,
+        records=records,
+        previous=previous,
+        conversion=conversion,
+    )
+
+
+async def load_scorecard(
+    engine: AsyncEngine,
+    settings: Settings,
+    month: str,
+    *,
+    policy: Policy | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """GET /api/scorecard?month=YYYY-MM and ``shopwatch scorecard``: the SPEC §6 shape.
+
+    Raises ValueError("expected YYYY-MM") for a malformed month."""
+    parsed = parse_month(month)
+    card = await build_scorecard(
+        engine,
+        settings,
+        parsed,
+        policy=policy or policy_for(settings),
+        now=now or datetime.now(UTC),
+    )
+    return card.as_json()
