@@ -18,6 +18,7 @@ from checks.registry import RULES
 from daemon import logs
 from daemon.config.durations import format_duration
 from daemon.config.settings import ConfigError, Settings, load, missing_secrets
+from daemon.errors import Refused
 from daemon.scoring.policy_file import policy_for
 
 DEFAULT_CONFIG = os.environ.get("SHOPWATCH_CONFIG", "/etc/shopwatch/shopwatch.toml")
@@ -250,7 +251,7 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
                 month = args.month or now.astimezone(settings.timezone).strftime("%Y-%m")
                 card = await records.load_scorecard(engine, settings, month, now=now)
                 _print_block(scorecard_render.render(card, args.format))
-        except ValueError as exc:
+        except Refused as exc:
             print(f"shopwatch: {exc}", file=sys.stderr)
             return 1
         return 0
@@ -266,7 +267,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     async def work(engine: Any) -> int:
         try:
             result = await replay(engine, current, other, args.month, now=datetime.now(UTC))
-        except ValueError as exc:
+        except Refused as exc:
             print(f"shopwatch: {exc}", file=sys.stderr)
             return 1
         _print_block(render_replay(result))

@@ -1,5 +1,9 @@
 """What supervisors enter by hand: bonuses, the monthly adjustment and catalogue violations,
-each checked against the catalogue and kept in an audit trail (SPEC §4)."""
+each checked against the catalogue and kept in an audit trail (SPEC §4).
+
+What is refused is a :mod:`daemon.errors` refusal naming the field of the request (the API's
+body keys: ``agent``, ``code``, ``day``, ``points``, ``month``, ``value``, ``by``, ``reason``;
+a manual violation's code is its ``rule``)."""
 
 from __future__ import annotations
 
@@ -11,36 +15,38 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from daemon.config.settings import Settings
+from daemon.errors import BadInput, Conflict, NotFound
 from daemon.scoring.month import Month
-from daemon.scoring.policy import Policy
+from daemon.scoring.policy import NotInCatalogue, PointsNotAllowed, Policy
 from daemon.scoring.policy_file import policy_for
-from daemon.scoring.scorecard import NotFound, ScorecardError, parse_month
+from daemon.scoring.records import parse_month
 from daemon.store.ledger import Ledger
 from daemon.store.tables import bonuses, score_adjustments, scorecard_events
 
 # ---- writing: bonuses, adjustments, manual violations, each with its audit trail ----
 
 
-def _required(value: str | None, what: str) -> str:
+def _required(value: str | None, field: str) -> str:
     if value is None or not value.strip():
-        raise ScorecardError(f"{what!r} is required")
+        raise BadInput("required", field=field)
     return value.strip()
 
 
 def _known_agent(settings: Settings, agent: str) -> str:
     agent = _required(agent, "agent")
     if settings.roster and agent not in settings.roster:
-        raise ScorecardError(f"agent {agent!r} is not in the [[agents]] roster")
+        raise BadInput(f"{agent!r} is not in the [[agents]] roster", field="agent")
     return agent
 
 
-def _day(value: date | str) -> date:
+def _day(value: date | str | None) -> date:
     if isinstance(value, date):
         return value
+    text = _required(value, "day")
     try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ScorecardError(f"day: expected YYYY-MM-DD, not {value!r}") from None
+        return date.fromisoformat(text)
+    except ValueError:  # only fromisoformat's: the text is not a date
+        raise BadInput(f"expected YYYY-MM-DD, not {value!r}", field="day") from None
 
 
 async def _audit(
@@ -92,7 +98,7 @@ async def add_bonus(
     *,
     agent: str,
     code: str,
-    day: date | str,
+    day: date | str | None,
     by: str,
     reason: str,
     now: datetime,
@@ -105,9 +111,12 @@ async def add_bonus(
     by, reason = _required(by, "by"), _required(reason, "reason")
     try:
         entry = policy.bonus(code)
+    except NotInCatalogue as exc:
+        raise BadInput(str(exc), field="code") from None
+    try:
         granted = entry.points_for(points)
-    except (KeyError, ValueError) as exc:
-        raise ScorecardError(str(exc.args[0])) from None
+    except PointsNotAllowed as exc:
+        raise BadInput(str(exc), field="points") from None
     earned = _day(day)
     month = str(Month.of(earned))
     async with engine.begin() as conn:
@@ -123,9 +132,10 @@ async def add_bonus(
                 )
             ).scalar_one()
             if already >= entry.per_month:
-                raise ScorecardError(
+                raise Conflict(
                     f"{entry.code} is granted at most {entry.per_month}× a month; "
-                    f"{agent} already has it for {month}"
+                    f"{agent} already has it for {month}",
+                    field="code",
                 )
         new_id = (
             await conn.execute(
@@ -168,9 +178,9 @@ async def revoke_bonus(
     async with engine.begin() as conn:
         row = (await conn.execute(select(bonuses).where(bonuses.c.id == bonus_id))).first()
         if row is None:
-            raise NotFound(f"no bonus with id {bonus_id}")
+            raise NotFound(f"no bonus with id {bonus_id}", field="id")
         if row.status != "active":
-            raise ScorecardError(f"bonus {bonus_id} is already {row.status}")
+            raise Conflict(f"bonus {bonus_id} is already {row.status}", field="id")
         await conn.execute(update(bonuses).where(bonuses.c.id == bonus_id).values(status="revoked"))
         await _audit(
             conn,
@@ -208,7 +218,7 @@ async def set_adjustment(
     period = str(parse_month(month))
     limit = policy.score.adjustment_limit
     if isinstance(value, bool) or not isinstance(value, int) or abs(value) > limit:
-        raise ScorecardError(f"adjustment must be a whole number from −{limit} to +{limit}")
+        raise BadInput(f"expected a whole number from −{limit} to +{limit}", field="value")
     key = (score_adjustments.c.agent == agent) & (score_adjustments.c.month == period)
     async with engine.begin() as conn:
         before = (await conn.execute(select(score_adjustments.c.value).where(key))).scalar()
@@ -257,10 +267,10 @@ async def record_manual_violation(
         agent = _known_agent(settings, agent)
     try:
         entry = policy.deduction(code)
-    except KeyError as exc:
+    except NotInCatalogue as exc:
         if points is None or isinstance(points, bool) or points < 0:
-            raise ScorecardError(
-                f"{exc.args[0]}; give points (and fine) to record a code outside it"
+            raise BadInput(
+                f"{exc}; give points (and fine) to record a code outside it", field="rule"
             ) from None
         # The SPEC's manual entry carries its own points and fine: a code the catalogue
         # lacks (a rule of the shop's own) is recorded as given.
@@ -277,12 +287,12 @@ async def record_manual_violation(
         )
     try:
         recorded = entry.points_for(points)
-    except ValueError as exc:
-        raise ScorecardError(str(exc.args[0])) from None
+    except PointsNotAllowed as exc:
+        raise BadInput(str(exc), field="points") from None
     if entry.derived:
-        raise ScorecardError(f"{code} is computed by the scorecard and cannot be entered")
+        raise BadInput(f"{code} is computed by the scorecard and cannot be entered", field="rule")
     if entry.compensation and fine is None:
-        raise ScorecardError(f"{code} is paid at cost: give the fine (the damage in CNY)")
+        raise BadInput(f"{code} is paid at cost: give the fine (the damage in CNY)", field="fine")
     return await ledger.add_manual(
         shop=shop,
         rule=code,

@@ -11,6 +11,10 @@ from zoneinfo import ZoneInfo
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 
+class NotAMonth(ValueError):
+    """Text that is not a ``YYYY-MM`` month."""
+
+
 @dataclass(frozen=True, order=True, slots=True)
 class Month:
     """A calendar month, ``YYYY-MM``. Its bounds are local midnights in the shop's zone."""
@@ -22,7 +26,7 @@ class Month:
     def parse(cls, text: str) -> Month:
         match = _MONTH.fullmatch(text.strip()) if isinstance(text, str) else None
         if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
-            raise ValueError("expected YYYY-MM")
+            raise NotAMonth("expected YYYY-MM")
         return cls(int(match.group(1)), int(match.group(2)))
 
     @classmethod

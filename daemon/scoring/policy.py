@@ -18,6 +18,17 @@ SEVERITIES = ("light", "moderate", "severe", "dismissal", "fine")
 TOP_BY = ("converted_sales", "conversion_rate")
 
 
+class NotInCatalogue(KeyError):
+    """A code the catalogue does not have; the message names the catalogue."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class PointsNotAllowed(ValueError):
+    """Points a supervisor gave (or left out) that the catalogue entry does not allow."""
+
+
 # ---- the policy ----
 
 
@@ -39,7 +50,7 @@ class Deduction:
         """The points to record: the fixed value, or the supervisor's pick within the range."""
         if given is None:
             if self.points_min != self.points_max:
-                raise ValueError(
+                raise PointsNotAllowed(
                     f"{self.code} takes {self.points_min}–{self.points_max} points: say how many"
                 )
             return self.points_min
@@ -49,7 +60,7 @@ class Deduction:
                 if self.points_min == self.points_max
                 else f"{self.points_min}–{self.points_max}"
             )
-            raise ValueError(f"{self.code} takes {allowed} points, not {given}")
+            raise PointsNotAllowed(f"{self.code} takes {allowed} points, not {given}")
         return given
 
 
@@ -67,12 +78,12 @@ class Bonus:
     def points_for(self, given: int | None) -> int:
         if given is None:
             if self.points_min != self.points_max:
-                raise ValueError(
+                raise PointsNotAllowed(
                     f"{self.code} gives {self.points_min}–{self.points_max} points: say how many"
                 )
             return self.points_min
         if not self.points_min <= given <= self.points_max:
-            raise ValueError(
+            raise PointsNotAllowed(
                 f"{self.code} gives {self.points_min}–{self.points_max} points, not {given}"
             )
         return given
@@ -195,17 +206,19 @@ class Policy:
     bonuses: Mapping[str, Bonus]
 
     def deduction(self, code: str) -> Deduction:
-        """The catalogue entry for a manual violation code; KeyError names the known ones."""
+        """The catalogue entry for a manual violation code."""
         try:
             return self.deductions[code]
         except KeyError:
-            raise KeyError(f"{code!r} is not in the manual catalogue ({self.source})") from None
+            raise NotInCatalogue(
+                f"{code!r} is not in the manual catalogue ({self.source})"
+            ) from None
 
     def bonus(self, code: str) -> Bonus:
         try:
             return self.bonuses[code]
         except KeyError:
-            raise KeyError(
+            raise NotInCatalogue(
                 f"{code!r} is not a bonus code of the catalogue ({self.source})"
             ) from None
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.model import Direction
 from daemon.config.settings import Settings
+from daemon.errors import BadInput
 from daemon.scoring.conversion import (
     AgentReply,
     MonthConversion,
@@ -25,7 +26,7 @@ from daemon.scoring.conversion import (
     award_top,
     monthly_conversion,
 )
-from daemon.scoring.month import Month
+from daemon.scoring.month import Month, NotAMonth
 from daemon.scoring.policy import ConversionPolicy, Policy
 from daemon.scoring.policy_file import policy_for
 from daemon.scoring.scorecard import (
@@ -36,7 +37,6 @@ from daemon.scoring.scorecard import (
     Scorecard,
     ViolationRecord,
     compute_scorecard,
-    parse_month,
 )
 from daemon.store.tables import (
     bonuses,
@@ -46,6 +46,15 @@ from daemon.store.tables import (
     stream_state,
     violations,
 )
+
+
+def parse_month(text: str) -> Month:
+    """A ``YYYY-MM`` a person gave (query parameter, option, body field ``month``)."""
+    try:
+        return Month.parse(text)
+    except NotAMonth:
+        raise BadInput(f"expected YYYY-MM, not {text!r}", field="month") from None
+
 
 # ---- conversion: agents' replies, payments, how far the data is complete ----
 
@@ -253,7 +262,7 @@ async def load_scorecard(
 ) -> dict[str, Any]:
     """GET /api/scorecard?month=YYYY-MM and ``shopwatch scorecard``: the SPEC §6 shape.
 
-    Raises ValueError("expected YYYY-MM") for a malformed month."""
+    A malformed month is :class:`~daemon.errors.BadInput` naming ``month``."""
     parsed = parse_month(month)
     card = await build_scorecard(
         engine,

@@ -33,14 +33,13 @@ from daemon.scoring.conversion import json_number
 from daemon.scoring.month import Month
 from daemon.scoring.policy import Policy
 from daemon.scoring.policy_file import policy_for
-from daemon.scoring.records import build_scorecard, read_violations
+from daemon.scoring.records import build_scorecard, parse_month, read_violations
 from daemon.scoring.render import table
 from daemon.scoring.scorecard import (
     COUNTED,
     AgentScore,
     Scorecard,
     ViolationRecord,
-    parse_month,
 )
 from daemon.store.observations import ObservationStore
 from daemon.watch.judge import Judge, watermarks
@@ -222,7 +221,7 @@ async def replay(
     """The difference per agent between the current (ledger-based) scorecard of ``month``
     and the one the rules would give under ``other``. Writes nothing.
 
-    Raises ValueError("expected YYYY-MM") for a malformed month."""
+    A malformed month is :class:`~daemon.errors.BadInput` naming ``month``."""
     parsed = parse_month(month)
     now = now or datetime.now(UTC)
     policy = policy or policy_for(current)

@@ -49,24 +49,6 @@ from daemon.scoring.policy import Policy, ScorePolicy
 COUNTED = ("open", "confirmed")
 
 
-class ScorecardError(ValueError):
-    """A bonus, adjustment or manual entry the scorecard refuses, said for people.
-
-    A ValueError, so the HTTP layer answers 400 with the message."""
-
-
-class NotFound(ScorecardError):
-    pass
-
-
-def parse_month(text: str) -> Month:
-    """A ``YYYY-MM`` from a person, refused as a ScorecardError (a 400, not a crash)."""
-    try:
-        return Month.parse(text)
-    except ValueError:
-        raise ScorecardError(f"month: expected YYYY-MM, not {text!r}") from None
-
-
 # ---- records: what the score is computed from ----
 
 

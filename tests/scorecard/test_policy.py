@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from daemon.config.settings import ConfigError
-from daemon.scoring.month import Month
+from daemon.scoring.month import Month, NotAMonth
+from daemon.scoring.policy import NotInCatalogue, PointsNotAllowed
 from daemon.scoring.policy_file import DEFAULT_POLICY, PolicyError, load, parse, policy_file
 
 from .support import POLICY, TZ
@@ -45,19 +46,19 @@ def test_lookup_by_code() -> None:
     handover = POLICY.ladder_for("CS108")
     assert handover is not None and handover is POLICY.ladder_for("M401")
     assert POLICY.ladder_for("CS101") is None
-    with pytest.raises(KeyError, match="M999"):
+    with pytest.raises(NotInCatalogue, match="M999"):
         POLICY.deduction("M999")
 
 
 def test_points_within_a_range_are_the_supervisors_pick() -> None:
     late = POLICY.deduction("M204")
     assert late.points_for(3) == 3
-    with pytest.raises(ValueError, match="say how many"):
+    with pytest.raises(PointsNotAllowed, match="say how many"):
         late.points_for(None)
-    with pytest.raises(ValueError, match="2–5"):
+    with pytest.raises(PointsNotAllowed, match="2–5"):
         late.points_for(6)
     assert POLICY.deduction("M201").points_for(None) == 2
-    with pytest.raises(ValueError, match="takes 2 points"):
+    with pytest.raises(PointsNotAllowed, match="takes 2 points"):
         POLICY.deduction("M201").points_for(3)
 
 
@@ -134,7 +135,7 @@ def test_a_policy_file_beside_the_config_wins(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text", ["2026-13", "2026-1", "26-11", "2026/11", "", "2026-11-01"])
 def test_a_bad_month_says_what_is_expected(text: str) -> None:
-    with pytest.raises(ValueError, match="expected YYYY-MM"):
+    with pytest.raises(NotAMonth, match="expected YYYY-MM"):
         Month.parse(text)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from checks.subject import Breach, Subject
 from connectors.model import Direction, OrderStatus, Stream
 from daemon.config.settings import Settings
+from daemon.errors import BadInput, Conflict, NotFound
 from daemon.scoring.entries import (
     add_bonus,
     record_manual_violation,
@@ -27,7 +28,6 @@ from daemon.scoring.entries import (
 )
 from daemon.scoring.records import load_scorecard
 from daemon.scoring.render import render
-from daemon.scoring.scorecard import ScorecardError
 from daemon.simulator.world import new_message, new_order
 from daemon.store import migrate
 from daemon.store.ledger import Ledger
@@ -94,10 +94,14 @@ async def test_the_ledger_makes_the_score_and_a_waiver_takes_it_back(
     assert (a1["score"], a1["points_deducted"], a1["fines"], a1["violations"]) == (78, 2, 5, 1)
 
 
-async def test_a_malformed_month_is_a_value_error(engine: AsyncEngine, settings: Settings) -> None:
+async def test_a_malformed_month_is_bad_input_naming_the_month(
+    engine: AsyncEngine, settings: Settings
+) -> None:
     for month in ("2026-13", "November", ""):
-        with pytest.raises(ValueError, match="expected YYYY-MM"):
+        with pytest.raises(BadInput, match="expected YYYY-MM") as refused:
             await load_scorecard(engine, settings, month, now=NOW)
+        assert (refused.value.field, refused.value.status) == ("month", 400)
+        assert not isinstance(refused.value, ValueError), "a bug's ValueError is never a 400"
 
 
 async def test_bonuses_with_their_audit_trail(engine: AsyncEngine, settings: Settings) -> None:
@@ -116,18 +120,23 @@ async def test_bonuses_with_their_audit_trail(engine: AsyncEngine, settings: Set
         engine, settings, agent="a1", code="B202", day=date(2026, 11, 8), by="boss",
         reason="full marks", now=NOW,
     )  # fmt: skip
-    with pytest.raises(ScorecardError, match="at most 1"):
+    with pytest.raises(Conflict, match="at most 1") as refused:
         await add_bonus(
             engine, settings, agent="a1", code="B202", day="2026-11-28", by="boss",
             reason="again", now=NOW,
         )  # fmt: skip
+    assert (refused.value.field, refused.value.status) == ("code", 409)
     assert row(await load_scorecard(engine, settings, "2026-11", now=NOW), "a1")["bonus"] == 10
 
     revoked = await revoke_bonus(engine, granted["id"], by="boss", reason="wrong agent", now=NOW)
     assert revoked["status"] == "revoked"
     assert row(await load_scorecard(engine, settings, "2026-11", now=NOW), "a1")["bonus"] == 5
-    with pytest.raises(ScorecardError, match="already revoked"):
+    with pytest.raises(Conflict, match="already revoked") as conflict:
         await revoke_bonus(engine, granted["id"], by="boss", reason="again", now=NOW)
+    assert (conflict.value.field, conflict.value.status) == ("id", 409)
+    with pytest.raises(NotFound, match="no bonus with id 999") as missing:
+        await revoke_bonus(engine, 999, by="boss", reason="typo", now=NOW)
+    assert (missing.value.field, missing.value.status) == ("id", 404)
 
     trail = await scorecard_audit(engine, "2026-11", agent="a1")
     assert [(e["action"], e["details"].get("code")) for e in trail] == [
@@ -139,26 +148,29 @@ async def test_bonuses_with_their_audit_trail(engine: AsyncEngine, settings: Set
 
 
 @pytest.mark.parametrize(
-    ("changes", "message"),
+    ("changes", "field", "message"),
     [
-        ({"code": "B999"}, "B999"),
-        ({"code": "M201"}, "not a bonus"),
-        ({"agent": "zz"}, "roster"),
-        ({"reason": " "}, "reason"),
-        ({"by": ""}, "by"),
-        ({"day": "11/07"}, "YYYY-MM-DD"),
-        ({"points": 7}, "5–5"),
+        ({"code": "B999"}, "code", "B999"),
+        ({"code": "M201"}, "code", "not a bonus"),
+        ({"agent": "zz"}, "agent", "roster"),
+        ({"reason": " "}, "reason", "required"),
+        ({"by": ""}, "by", "required"),
+        ({"day": "11/07"}, "day", "YYYY-MM-DD"),
+        ({"day": None}, "day", "required"),
+        ({"points": 7}, "points", "5–5"),
     ],
 )
-async def test_a_bad_bonus_is_refused(
+async def test_a_bad_bonus_is_refused_naming_its_field(
     engine: AsyncEngine,
     settings: Settings,
-    changes: dict,
-    message: str,  # type: ignore[type-arg]
+    changes: dict,  # type: ignore[type-arg]
+    field: str,
+    message: str,
 ) -> None:
     request = dict(agent="a1", code="B203", day="2026-11-07", by="boss", reason="why", now=NOW)
-    with pytest.raises(ScorecardError, match=message):
+    with pytest.raises(BadInput, match=message) as refused:
         await add_bonus(engine, settings, **{**request, **changes})
+    assert refused.value.field == field and str(refused.value).startswith(f"{field}: ")
 
 
 async def test_the_supervisor_adjustment(engine: AsyncEngine, settings: Settings) -> None:
@@ -177,14 +189,17 @@ async def test_the_supervisor_adjustment(engine: AsyncEngine, settings: Settings
         78,
     )
     for bad in (6, -6):
-        with pytest.raises(ScorecardError, match="−5 to \\+5"):
+        with pytest.raises(BadInput, match="−5 to \\+5") as refused:
             await set_to(bad)
-    with pytest.raises(ScorecardError, match="reason"):
+        assert refused.value.field == "value"
+    with pytest.raises(BadInput, match="required") as refused:
         await set_to(1, "")
-    with pytest.raises(ValueError, match="expected YYYY-MM"):
+    assert refused.value.field == "reason"
+    with pytest.raises(BadInput, match="expected YYYY-MM") as refused:
         await set_adjustment(
             engine, settings, agent="a2", month="2026/11", value=1, reason="x", by="b", now=NOW
         )
+    assert refused.value.field == "month"
     await set_to(0, "withdrawn")
     a2 = row(await load_scorecard(engine, settings, "2026-11", now=NOW), "a2")
     assert (a2["adjustment"], a2["score"]) == (0, 80)
@@ -212,15 +227,16 @@ async def test_manual_violations_come_from_the_catalogue(
     assert late["audit"][0]["by"] == "boss"
     await enter("M403")  # a complaint: 0 points, the ladder's fine
     await enter("M403")
-    for code, kwargs, message in [
-        ("M204", {}, "say how many"),
-        ("M201", {"points": 4}, "takes 2 points"),
-        ("M227", {}, "computed"),
-        ("M999", {}, "catalogue"),
-        ("M226", {}, "at cost"),
+    for code, kwargs, field, message in [
+        ("M204", {}, "points", "say how many"),
+        ("M201", {"points": 4}, "points", "takes 2 points"),
+        ("M227", {}, "rule", "computed"),
+        ("M999", {}, "rule", "catalogue"),
+        ("M226", {}, "fine", "at cost"),
     ]:
-        with pytest.raises(ScorecardError, match=message):
+        with pytest.raises(BadInput, match=message) as refused:
             await enter(code, **kwargs)
+        assert refused.value.field == field
     a1 = row(await load_scorecard(engine, settings, "2026-11", now=NOW), "a1")
     assert (a1["points_deducted"], a1["score"], a1["fines"]) == (3, 77, 300)
 
