@@ -12,11 +12,34 @@ plugins add::
 other status rejects the page with a message naming ``status_map``.
 
 ``_gmt`` times carry no offset although they are UTC; they are read as UTC.
+
+**The seller memo** is read from the order's private notes, as WooCommerce records them
+(``WC_Order::add_order_note`` and the v3 notes controller): a note written in the admin by a
+person carries that person's display name as ``author``; a note WooCommerce or a plugin writes
+on its own carries the author "system" (some versions send the raw "WooCommerce" instead; both
+are read as the system). Two kinds of note break the simple "not system = memo" reading:
+
+* WooCommerce logs some of a person's *actions* under that person's name: a manual status
+  change ("Order status changed from On hold to Processing.", possibly after a note such as
+  "Order status changed by bulk edit:"), "Order status set to …", "Added line items: …",
+  "Deleted …", "Adjusted stock: …". These are records, not memos: :data:`ACTION_RECORDS`.
+* A note written through the REST API is attributed to the system unless the writer sends
+  ``added_by_user: true`` (then it carries the API key's user), so a memo written by another
+  tool looks exactly like a payment gateway's note.
+
+So a private note (``customer_note`` false) is the seller memo when
+
+* ``memo_prefix`` is unset: its author is a person and it is not one of WooCommerce's action
+  records (recognised in the English wording WooCommerce core writes);
+* ``memo_prefix`` is set: its text starts with the prefix (compared without case), whoever the
+  author — the way for memos written through the REST API without ``added_by_user``, and for
+  stores whose admin language is not English. The prefix is not part of the memo text.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -37,7 +60,19 @@ STATUS = {
     "trash": OrderStatus.CLOSED,
 }
 DRAFT = "checkout-draft"
-SYSTEM_AUTHOR = "system"
+SYSTEM_AUTHORS = frozenset({"system", "woocommerce"})
+"""``author`` of a note nobody wrote by hand, compared without case: the v3 controller maps the
+stored author "WooCommerce" to "system" by comparing it with ``__( 'woocommerce' )``, which not
+every version and locale matches."""
+ACTION_RECORDS = (
+    re.compile(r"Order status changed from .+ to .+\.\s*$", re.DOTALL),
+    re.compile(r"Order status set to .+\.\s*$", re.DOTALL),
+    re.compile(r"^Added line items: "),
+    re.compile(r"^Deleted "),
+    re.compile(r"^Adjusted stock: "),
+)
+"""What WooCommerce core writes under a person's name when that person acts on the order
+(``WC_Order::status_transition`` with a manual change; the admin's item and stock edits)."""
 FALSE_WORDS = frozenset({"", "0", "no", "false", "off"})
 
 
@@ -54,11 +89,13 @@ class WooRules:
     """Custom statuses (and overrides), e.g. ``{"shipped": OrderStatus.SHIPPED}``."""
     flag_meta_key: str | None = None
     """An order meta key whose truthy value marks the order flagged (WooCommerce has no flag)."""
+    memo_prefix: str | None = None
+    """When set, a private note is the memo exactly when it starts with this (any author)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Note:
-    """A private note written by a person: the seller memo."""
+    """A private note that is the seller memo (see the module docstring)."""
 
     created_at: datetime
     text: str
@@ -181,11 +218,26 @@ def needs_memo(order: Order) -> bool:
     return order.paid_at is not None and order.has_buyer_message
 
 
-def memo_notes(body: Any, where: str) -> list[Note]:
-    """The order's private notes written by people, oldest first.
+def is_action_record(text: str) -> bool:
+    return any(pattern.search(text) for pattern in ACTION_RECORDS)
 
-    ``customer_note = true`` notes were e-mailed to the buyer and status-change notes are
-    authored by "system"; neither is a seller memo.
+
+def memo_text(author: str, text: str, rules: WooRules) -> str | None:
+    """The memo a private note carries, or ``None`` when it is no memo (module docstring)."""
+    if rules.memo_prefix is not None:
+        prefix = rules.memo_prefix.casefold()
+        if not text.casefold().startswith(prefix):
+            return None
+        return text[len(prefix) :].strip() or None
+    if author.strip().casefold() in SYSTEM_AUTHORS or is_action_record(text):
+        return None
+    return text
+
+
+def memo_notes(body: Any, where: str, rules: WooRules) -> list[Note]:
+    """The order's notes that are the seller memo, oldest first.
+
+    ``customer_note = true`` notes were e-mailed to the buyer and are never the memo.
     """
     if not isinstance(body, list):
         raise BadResponse("expected a JSON list of notes", field=f"{where}.notes")
@@ -194,9 +246,8 @@ def memo_notes(body: Any, where: str) -> list[Note]:
         at = f"{where}.notes[{i}]"
         if wire.boolean(raw, "customer_note", at):
             continue
-        if wire.string(raw, "author", at) == SYSTEM_AUTHOR:
-            continue
-        text = (wire.string(raw, "note", at) or "").strip()
+        author = wire.string(raw, "author", at) or ""
+        text = memo_text(author, (wire.string(raw, "note", at) or "").strip(), rules)
         if text:
             notes.append(Note(created_at=_required_gmt(raw, "date_created_gmt", at), text=text))
     return sorted(notes, key=lambda note: note.created_at)

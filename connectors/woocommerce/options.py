@@ -40,6 +40,9 @@ class WooCommerceOptions:
     ``wc-`` prefix is ignored."""
     flag_meta_key: str | None = None
     """An order meta key whose truthy value marks the order flagged (WooCommerce has no flag)."""
+    memo_prefix: str | None = None
+    """When set, the seller memo is a private note starting with it, whoever wrote it (for
+    memos written through the REST API, and admins not in English); see ``normalize``."""
     memo_recheck_hours: int = DEFAULT_MEMO_RECHECK_HOURS
     """How long after payment the notes of a paid order without a memo are read again."""
 
@@ -54,6 +57,7 @@ class WooCommerceOptions:
             buyer_key=self.buyer_key,
             status_map={name.removeprefix("wc-"): s for name, s in self.status_map.items()},
             flag_meta_key=self.flag_meta_key,
+            memo_prefix=self.memo_prefix,
         )
 
 

@@ -102,7 +102,7 @@ class WooCommerceOrderSource:
         if not normalize.needs_memo(order):
             self._awaiting_memo.pop(order.id, None)
             return [order]
-        notes = normalize.memo_notes(await self._client.notes(order.id), where)
+        notes = normalize.memo_notes(await self._client.notes(order.id), where, self._rules)
         versions = normalize.with_memo(order, notes)
         self._remember(versions[-1])
         return versions
@@ -117,7 +117,7 @@ class WooCommerceOrderSource:
             if order_id in self._read_this_poll:
                 continue
             notes = normalize.memo_notes(
-                await self._client.notes(order_id), f"orders[id={order_id}]"
+                await self._client.notes(order_id), f"orders[id={order_id}]", self._rules
             )
             versions = normalize.with_memo(known, notes)
             found.extend(v for v in versions if v.updated_at > known.updated_at)

@@ -73,7 +73,7 @@ def test_an_unknown_key_names_the_kinds_own_keys() -> None:
     assert error.key == "shops[0].orders.memo_recheck"
     assert error.message == (
         "unknown key for kind 'woocommerce' (its own keys: buyer_key, consumer_secret_file, "
-        "flag_meta_key, memo_recheck_hours, status_map)"
+        "flag_meta_key, memo_prefix, memo_recheck_hours, status_map)"
     )
 
 

@@ -17,6 +17,7 @@ from connectors.base import SourceConfig
 from connectors.errors import AuthFailed, BadResponse, RateLimited
 from connectors.model import Order, OrderStatus, Stream
 from connectors.registry import OptionError, lookup
+from connectors.woocommerce import normalize
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.normalize import WooRules
 from connectors.woocommerce.source import WooCommerceOrderSource
@@ -139,6 +140,57 @@ async def test_notes_are_read_only_for_paid_orders_with_a_buyer_message(
     notes = [c.request.url.path for c in shop.calls if c.request.url.path.endswith("/notes")]
     assert notes == ["/wp-json/wc/v3/orders/727/notes"]
     assert shop.calls[1].request.url.params["type"] == "internal"
+
+
+async def test_a_manual_status_change_logged_under_the_admins_name_is_not_a_memo(
+    shop: respx.MockRouter,
+) -> None:
+    """WooCommerce writes "Order status changed from … to …" under the admin's name when the
+    admin changes the status by hand, and logs stock edits the same way: no memo (CS103)."""
+    shop.get(ORDERS).mock(return_value=listing(fixture("orders_page1.json")[0]))
+    shop.get(NOTES).mock(
+        return_value=httpx.Response(200, json=fixture("notes_727_manual_status.json"))
+    )
+
+    (order,) = (await make_source().fetch_orders(SINCE, None)).items
+
+    assert order.seller_memo is None
+
+
+async def test_a_memo_written_through_the_rest_api(shop: respx.MockRouter) -> None:
+    """A note POSTed without added_by_user shows the author "system", like a gateway's note;
+    with added_by_user it carries the API user's name. memo_prefix finds the former."""
+    shop.get(ORDERS).mock(return_value=listing(fixture("orders_page1.json")[0]))
+    shop.get(NOTES).mock(
+        return_value=httpx.Response(200, json=fixture("notes_727_rest_written.json"))
+    )
+
+    by_author = (await make_source().fetch_orders(SINCE, None)).items
+    assert [o.seller_memo for o in by_author] == [None, "Concierge delivery confirmed by phone"]
+
+    prefixed = make_source(WooRules(memo_prefix="备注："))
+    by_prefix = (await prefixed.fetch_orders(SINCE, None)).items
+    assert [(o.updated_at, o.seller_memo) for o in by_prefix] == [
+        (utc("2025-03-01T02:41:09"), None),
+        (utc("2025-03-01T03:06:00"), "顺丰到付，已电话确认"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("author", "text", "memo"),
+    [
+        ("shop_manager_zhou", "Call the buyer before shipping", "Call the buyer before shipping"),
+        ("system", "Call the buyer before shipping", None),
+        ("WooCommerce", "Stock levels reduced: Blue mug (12&rarr;11)", None),
+        ("shop_manager_zhou", "Order status changed by bulk edit: Order status changed "
+         "from Processing to Completed.", None),
+        ("shop_manager_zhou", "Order status set to Processing.", None),
+        ("shop_manager_zhou", "Added line items: Blue mug", None),
+        ("shop_manager_zhou", "Deleted Blue mug", None),
+    ],
+)  # fmt: skip
+def test_which_private_notes_are_the_memo(author: str, text: str, memo: str | None) -> None:
+    assert normalize.memo_text(author, text, WooRules()) == memo
 
 
 async def test_a_memo_written_later_without_changing_the_order_is_followed_up(
