@@ -29,6 +29,7 @@ from daemon.alerts.listener import AlertListener, build_alert_listener
 from daemon.clock import Clock, SystemClock
 from daemon.config.settings import Settings, StreamSettings
 from daemon.http import Api, make_app
+from daemon.scoring.policy_file import PolicyFiles
 from daemon.scoring.records import load_scorecard
 from daemon.store import migrate
 from daemon.store.engine import create_engine
@@ -98,6 +99,7 @@ class Daemon:
         self.store = ObservationStore(self.engine)
         self.ledger = Ledger(self.engine)
         self.metrics = Metrics(version=version(), roster=settings.roster)
+        self.policies = PolicyFiles()
         self.watch: Watch | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.runner: web.AppRunner | None = None
@@ -323,7 +325,13 @@ class Daemon:
         async with self._job():
             month = self.clock.now().astimezone(self.settings.timezone).strftime("%Y-%m")
             try:
-                card = await load_scorecard(self.engine, self.settings, month, now=self.clock.now())
+                card = await load_scorecard(
+                    self.engine,
+                    self.settings,
+                    month,
+                    policy=self.policies.policy_for(self.settings),
+                    now=self.clock.now(),
+                )
             except Exception:
                 log.exception("scorecard failed", month=month)
                 return

@@ -19,7 +19,7 @@ from daemon import logs
 from daemon.config.durations import format_duration
 from daemon.config.settings import ConfigError, Settings, load, missing_secrets
 from daemon.errors import Refused
-from daemon.scoring.policy_file import policy_for
+from daemon.scoring.policy_file import read_policy
 
 DEFAULT_CONFIG = os.environ.get("SHOPWATCH_CONFIG", "/etc/shopwatch/shopwatch.toml")
 
@@ -28,7 +28,7 @@ def load_with_policy(path: str) -> Settings:
     """The config, and the policy catalogue it uses checked too: a broken ``policy.toml``
     is an error now, naming its key, not at the first scorecard request."""
     settings = load(path)
-    policy_for(settings)
+    read_policy(settings)
     return settings
 
 
@@ -187,6 +187,7 @@ def cmd_violations(args: argparse.Namespace) -> int:
                     now=now,
                     by=args.by,
                     points=args.points,
+                    policy=read_policy(settings),
                     fine=Decimal(args.fine) if args.fine else None,
                 )
                 print(f"violation {added['id']} recorded: {added['rule']} {added['points']} points")
@@ -229,6 +230,7 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
                     reason=args.reason,
                     points=args.points,
                     now=now,
+                    policy=read_policy(settings),
                 )
                 print(
                     f"bonus {result['id']}: {result['agent']} +{result['points']}", result["code"]
@@ -243,13 +245,16 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
                     by=args.by,
                     reason=args.reason,
                     now=now,
+                    policy=read_policy(settings),
                 )
                 print(
                     f"adjustment for {result['agent']} in {result['month']}: {result['value']:+d}"
                 )
             else:
                 month = args.month or now.astimezone(settings.timezone).strftime("%Y-%m")
-                card = await records.load_scorecard(engine, settings, month, now=now)
+                card = await records.load_scorecard(
+                    engine, settings, month, policy=read_policy(settings), now=now
+                )
                 _print_block(scorecard_render.render(card, args.format))
         except Refused as exc:
             print(f"shopwatch: {exc}", file=sys.stderr)
@@ -266,7 +271,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     async def work(engine: Any) -> int:
         try:
-            result = await replay(engine, current, other, args.month, now=datetime.now(UTC))
+            result = await replay(
+                engine,
+                current,
+                other,
+                args.month,
+                policy=read_policy(current),
+                now=datetime.now(UTC),
+            )
         except Refused as exc:
             print(f"shopwatch: {exc}", file=sys.stderr)
             return 1

@@ -28,6 +28,7 @@ from daemon.config.settings import Settings
 from daemon.errors import BadInput, NotFound, Refused
 from daemon.scoring import entries as score_entries
 from daemon.scoring import records
+from daemon.scoring.policy_file import PolicyFiles
 from daemon.store.ledger import STATUSES, Ledger, summarize_evidence
 
 log = structlog.get_logger("shopwatch.http")
@@ -76,6 +77,7 @@ class Api:
         self.readiness = readiness
         self.api_token = api_token
         self.settings = settings
+        self.policies = PolicyFiles()
 
     def _authorize(self, request: web.Request) -> None:
         expected = self.api_token()
@@ -168,6 +170,7 @@ class Api:
             shop=_optional_text(body, "shop"),
             points=points,
             fine=fine,
+            policy=self.policies.policy_for(self.settings()),
         )
         return web.json_response(violation, status=201)
 
@@ -195,6 +198,7 @@ class Api:
             self.engine,
             self.settings(),
             request.query.get("month", ""),
+            policy=self.policies.policy_for(self.settings()),
             now=self.clock.now(),
         )
         return web.json_response(card)
@@ -213,6 +217,7 @@ class Api:
             reason=_text(body, "reason"),
             points=body.get("points"),
             now=self.clock.now(),
+            policy=self.policies.policy_for(self.settings()),
         )
         return web.json_response(bonus, status=201)
 
@@ -232,6 +237,7 @@ class Api:
             by=_text(body, "by"),
             reason=_text(body, "reason"),
             now=self.clock.now(),
+            policy=self.policies.policy_for(self.settings()),
         )
         return web.json_response(result)
 

@@ -19,7 +19,7 @@ import structlog
 
 from daemon.app import Daemon
 from daemon.config.settings import ConfigError, Settings, load
-from daemon.scoring.policy_file import policy_for
+from daemon.scoring.policy_file import read_policy
 from daemon.sdnotify import SystemdNotifier, run_watchdog
 
 log = structlog.get_logger("shopwatch")
@@ -42,7 +42,7 @@ async def _reload(daemon: Daemon, config_path: Path, notifier: SystemdNotifier) 
     notifier.reloading("reloading configuration")
     try:
         settings = load(config_path)
-        policy_for(settings)  # a broken catalogue is rejected with the config
+        read_policy(settings)  # a broken catalogue is rejected with the config
         await daemon.reload(settings)
     except (ConfigError, ValueError, OSError) as exc:
         log.error("reload rejected; the previous configuration keeps running", error=str(exc))

@@ -18,7 +18,6 @@ from daemon.config.settings import Settings
 from daemon.errors import BadInput, Conflict, NotFound
 from daemon.scoring.month import Month
 from daemon.scoring.policy import NotInCatalogue, PointsNotAllowed, Policy
-from daemon.scoring.policy_file import policy_for
 from daemon.scoring.records import parse_month
 from daemon.store.ledger import Ledger
 from daemon.store.tables import bonuses, score_adjustments, scorecard_events
@@ -103,10 +102,9 @@ async def add_bonus(
     reason: str,
     now: datetime,
     points: int | None = None,
-    policy: Policy | None = None,
+    policy: Policy,
 ) -> dict[str, Any]:
     """Grant a catalogue bonus (policy 2 加分标准) earned on ``day`` (local date)."""
-    policy = policy or policy_for(settings)
     agent = _known_agent(settings, agent)
     by, reason = _required(by, "by"), _required(reason, "reason")
     try:
@@ -208,11 +206,10 @@ async def set_adjustment(
     reason: str,
     by: str,
     now: datetime,
-    policy: Policy | None = None,
+    policy: Policy,
 ) -> dict[str, Any]:
     """The supervisor's extra ± for an agent's month (额外的奖惩, −5…+5, reason required).
     Setting it again replaces it; 0 removes it. The trail keeps every value."""
-    policy = policy or policy_for(settings)
     agent = _known_agent(settings, agent)
     by, reason = _required(by, "by"), _required(reason, "reason")
     period = str(parse_month(month))
@@ -256,13 +253,12 @@ async def record_manual_violation(
     shop: str | None = None,
     points: int | None = None,
     fine: Decimal | None = None,
-    policy: Policy | None = None,
+    policy: Policy,
 ) -> dict[str, Any]:
     """A catalogue violation entered by a supervisor (POST /api/violations), checked against
     the catalogue: a known, not derived code; points within its range (default: its fixed
     points); fine default: the catalogue's (a ladder decides it on the scorecard). ``by`` is
     optional because the SPEC's POST body has no such field; give it when known."""
-    policy = policy or policy_for(settings)
     if agent is not None:
         agent = _known_agent(settings, agent)
     try:

@@ -285,21 +285,30 @@ def load(path: Path | Traversable) -> Policy:
     return parse(read_toml(path, PolicyError), str(path))
 
 
-def policy_file(settings: Settings) -> Path | Traversable:
+def policy_path(settings: Settings) -> Path | Traversable:
     """``policy.toml`` beside the config file if the shop has one, else the shipped default."""
     beside = Path(settings.source).resolve().parent / POLICY_FILE_NAME
     return beside if beside.is_file() else DEFAULT_POLICY
 
 
-_LOADED: dict[str, tuple[int, Policy]] = {}
+def read_policy(settings: Settings) -> Policy:
+    """The shop's policy, read now (a command's one use, or checking it with the config)."""
+    return load(policy_path(settings))
 
 
-def policy_for(settings: Settings) -> Policy:
-    """The shop's policy, parsed again only when the file changed (scores are recomputed
-    every minute; an edited catalogue still takes effect without a restart)."""
-    path = policy_file(settings)
-    changed = path.stat().st_mtime_ns if isinstance(path, Path) else 0
-    cached = _LOADED.get(str(path))
-    if cached is None or cached[0] != changed:
-        cached = _LOADED[str(path)] = (changed, load(path))
-    return cached[1]
+class PolicyFiles:
+    """The policy files one owner (the daemon, the HTTP API) has read, each parsed again
+    only when it changed on disk: scores are recomputed every minute, and an edited
+    catalogue still takes effect without a restart."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, tuple[int, Policy]] = {}
+
+    def policy_for(self, settings: Settings) -> Policy:
+        path = policy_path(settings)
+        # A file inside an installed package (a zip, say) has no mtime; it never changes.
+        changed = path.stat().st_mtime_ns if isinstance(path, Path) else 0
+        cached = self._parsed.get(str(path))
+        if cached is None or cached[0] != changed:
+            cached = self._parsed[str(path)] = (changed, load(path))
+        return cached[1]

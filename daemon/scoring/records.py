@@ -28,7 +28,6 @@ from daemon.scoring.conversion import (
 )
 from daemon.scoring.month import Month, NotAMonth
 from daemon.scoring.policy import ConversionPolicy, Policy
-from daemon.scoring.policy_file import policy_for
 from daemon.scoring.scorecard import (
     AdjustmentRecord,
     AgentRecord,
@@ -257,7 +256,7 @@ async def load_scorecard(
     settings: Settings,
     month: str,
     *,
-    policy: Policy | None = None,
+    policy: Policy,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """GET /api/scorecard?month=YYYY-MM and ``shopwatch scorecard``: the SPEC §6 shape.
@@ -268,7 +267,7 @@ async def load_scorecard(
         engine,
         settings,
         parsed,
-        policy=policy or policy_for(settings),
+        policy=policy,
         now=now or datetime.now(UTC),
     )
     return card.as_json()

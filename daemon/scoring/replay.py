@@ -32,7 +32,6 @@ from daemon.config.settings import Settings
 from daemon.scoring.conversion import json_number
 from daemon.scoring.month import Month
 from daemon.scoring.policy import Policy
-from daemon.scoring.policy_file import policy_for
 from daemon.scoring.records import build_scorecard, parse_month, read_violations
 from daemon.scoring.render import table
 from daemon.scoring.scorecard import (
@@ -215,7 +214,7 @@ async def replay(
     other: Settings,
     month: str,
     *,
-    policy: Policy | None = None,
+    policy: Policy,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The difference per agent between the current (ledger-based) scorecard of ``month``
@@ -224,7 +223,6 @@ async def replay(
     A malformed month is :class:`~daemon.errors.BadInput` naming ``month``."""
     parsed = parse_month(month)
     now = now or datetime.now(UTC)
-    policy = policy or policy_for(current)
     before = await build_scorecard(engine, current, parsed, policy=policy, now=now)
     ledger = await read_violations(engine, other.timezone, parsed)
     replayed = await replay_rules(engine, other, parsed, now=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -12,7 +13,14 @@ import pytest
 from daemon.config.settings import ConfigError
 from daemon.scoring.month import Month, NotAMonth
 from daemon.scoring.policy import NotInCatalogue, PointsNotAllowed
-from daemon.scoring.policy_file import DEFAULT_POLICY, PolicyError, load, parse, policy_file
+from daemon.scoring.policy_file import (
+    DEFAULT_POLICY,
+    PolicyError,
+    PolicyFiles,
+    load,
+    parse,
+    policy_path,
+)
 
 from .support import POLICY, TZ
 
@@ -128,9 +136,26 @@ def test_a_policy_file_beside_the_config_wins(tmp_path: Path) -> None:
     class Config:
         source = str(tmp_path / "shopwatch.toml")
 
-    assert policy_file(Config()) == DEFAULT_POLICY  # type: ignore[arg-type]
+    assert policy_path(Config()) == DEFAULT_POLICY  # type: ignore[arg-type]
     (tmp_path / "policy.toml").write_text("[score]\nbase = 75\n", encoding="utf-8")
-    assert policy_file(Config()) == tmp_path / "policy.toml"  # type: ignore[arg-type]
+    assert policy_path(Config()) == tmp_path / "policy.toml"  # type: ignore[arg-type]
+
+
+def test_a_policy_file_is_parsed_again_only_when_it_changed(tmp_path: Path) -> None:
+    class Config:
+        source = str(tmp_path / "shopwatch.toml")
+
+    file = tmp_path / "policy.toml"
+    file.write_text("[score]\nbase = 75\n", encoding="utf-8")
+    policies = PolicyFiles()
+    first = policies.policy_for(Config())  # type: ignore[arg-type]
+    assert first.score.base == 75
+    assert policies.policy_for(Config()) is first  # type: ignore[arg-type]
+    file.write_text("[score]\nbase = 70\n", encoding="utf-8")
+    later = file.stat().st_mtime_ns + 1_000_000_000
+    os.utime(file, ns=(later, later))
+    assert policies.policy_for(Config()).score.base == 70  # type: ignore[arg-type]
+    assert PolicyFiles().policy_for(Config()) is not first, "each owner has its own"  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("text", ["2026-13", "2026-1", "26-11", "2026/11", "", "2026-11-01"])

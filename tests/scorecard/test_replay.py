@@ -25,7 +25,7 @@ from daemon.watch.evaluator import ShopEvaluator
 from daemon.watch.metrics import Metrics
 from tests.conftest import FakeClock
 
-from .support import at, make_settings
+from .support import POLICY, at, make_settings
 
 NOW = at("2026-11-02 12:00")  # a Monday; day shift 08:30–17:30 with a1 and a2
 
@@ -118,7 +118,7 @@ async def test_a_shorter_cs101_window_costs_a1_an_order(
     await ledger.set_status(o4["id"], "waived", by="boss", reason="new starter", now=NOW)
     before = await _counts(engine)
 
-    result = await replay(engine, current, other, "2026-11", now=NOW)
+    result = await replay(engine, current, other, "2026-11", policy=POLICY, now=NOW)
 
     assert await _counts(engine) == before, "a replay writes nothing"
     a1 = next(a for a in result["agents"] if a["agent"] == "a1")
@@ -170,7 +170,7 @@ async def test_replaying_the_current_config_changes_nothing(
 ) -> None:
     current = make_settings(tmp_path, database_url)
     await _daemon_records(engine, current)
-    result = await replay(engine, current, current, "2026-11", now=NOW)
+    result = await replay(engine, current, current, "2026-11", policy=POLICY, now=NOW)
     assert not any(a["changed"] for a in result["agents"])
     assert "no agent's scorecard would change" in render_replay(result)
 
@@ -179,6 +179,6 @@ async def test_a_shop_without_stored_history_is_reported(
     engine: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
     current = make_settings(tmp_path, database_url)
-    result = await replay(engine, current, current, "2026-11", now=NOW)
+    result = await replay(engine, current, current, "2026-11", policy=POLICY, now=NOW)
     assert result["skipped_shops"] == ["s"]
     assert "shops without stored history: s" in render_replay(result)

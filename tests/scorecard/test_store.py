@@ -34,7 +34,7 @@ from daemon.store.ledger import Ledger
 from daemon.store.observations import ObservationStore
 from daemon.store.tables import bonuses, score_adjustments, scorecard_events
 
-from .support import at, make_settings
+from .support import POLICY, at, make_settings
 
 NOW = at("2026-11-20 12:00")
 
@@ -77,7 +77,7 @@ async def test_the_ledger_makes_the_score_and_a_waiver_takes_it_back(
     await ledger.record("s", breach("o-3", None, "2026-11-03 12:00"), NOW)
     await ledger.record("s", breach("o-4", "a1", "2026-10-31 11:00"), NOW)  # October
 
-    card = await load_scorecard(engine, settings, "2026-11", now=NOW)
+    card = await load_scorecard(engine, settings, "2026-11", policy=POLICY, now=NOW)
     assert card["month"] == "2026-11"
     assert [a["agent"] for a in card["agents"]] == ["a1", "a2", "a3"]
     a1 = row(card, "a1")
@@ -90,7 +90,7 @@ async def test_the_ledger_makes_the_score_and_a_waiver_takes_it_back(
     await ledger.set_status(
         first.violation_id, "waived", by="boss", reason="system outage", now=NOW
     )
-    a1 = row(await load_scorecard(engine, settings, "2026-11", now=NOW), "a1")
+    a1 = row(await load_scorecard(engine, settings, "2026-11", policy=POLICY, now=NOW), "a1")
     assert (a1["score"], a1["points_deducted"], a1["fines"], a1["violations"]) == (78, 2, 5, 1)
 
 
@@ -99,7 +99,7 @@ async def test_a_malformed_month_is_bad_input_naming_the_month(
 ) -> None:
     for month in ("2026-13", "November", ""):
         with pytest.raises(BadInput, match="expected YYYY-MM") as refused:
-            await load_scorecard(engine, settings, month, now=NOW)
+            await load_scorecard(engine, settings, month, policy=POLICY, now=NOW)
         assert (refused.value.field, refused.value.status) == ("month", 400)
         assert not isinstance(refused.value, ValueError), "a bug's ValueError is never a 400"
 
@@ -114,23 +114,34 @@ async def test_bonuses_with_their_audit_trail(engine: AsyncEngine, settings: Set
         by="boss",
         reason="covered the Double 11 night",
         now=NOW,
+        policy=POLICY,
     )
     assert (granted["month"], granted["points"], granted["status"]) == ("2026-11", 5, "active")
     await add_bonus(
         engine, settings, agent="a1", code="B202", day=date(2026, 11, 8), by="boss",
-        reason="full marks", now=NOW,
+        reason="full marks", now=NOW, policy=POLICY,
     )  # fmt: skip
     with pytest.raises(Conflict, match="at most 1") as refused:
         await add_bonus(
             engine, settings, agent="a1", code="B202", day="2026-11-28", by="boss",
-            reason="again", now=NOW,
+            reason="again", now=NOW, policy=POLICY,
         )  # fmt: skip
     assert (refused.value.field, refused.value.status) == ("code", 409)
-    assert row(await load_scorecard(engine, settings, "2026-11", now=NOW), "a1")["bonus"] == 10
+    assert (
+        row(await load_scorecard(engine, settings, "2026-11", policy=POLICY, now=NOW), "a1")[
+            "bonus"
+        ]
+        == 10
+    )
 
     revoked = await revoke_bonus(engine, granted["id"], by="boss", reason="wrong agent", now=NOW)
     assert revoked["status"] == "revoked"
-    assert row(await load_scorecard(engine, settings, "2026-11", now=NOW), "a1")["bonus"] == 5
+    assert (
+        row(await load_scorecard(engine, settings, "2026-11", policy=POLICY, now=NOW), "a1")[
+            "bonus"
+        ]
+        == 5
+    )
     with pytest.raises(Conflict, match="already revoked") as conflict:
         await revoke_bonus(engine, granted["id"], by="boss", reason="again", now=NOW)
     assert (conflict.value.field, conflict.value.status) == ("id", 409)
@@ -167,7 +178,9 @@ async def test_a_bad_bonus_is_refused_naming_its_field(
     field: str,
     message: str,
 ) -> None:
-    request = dict(agent="a1", code="B203", day="2026-11-07", by="boss", reason="why", now=NOW)
+    request = dict(
+        agent="a1", code="B203", day="2026-11-07", by="boss", reason="why", now=NOW, policy=POLICY
+    )
     with pytest.raises(BadInput, match=message) as refused:
         await add_bonus(engine, settings, **{**request, **changes})
     assert refused.value.field == field and str(refused.value).startswith(f"{field}: ")
@@ -177,12 +190,12 @@ async def test_the_supervisor_adjustment(engine: AsyncEngine, settings: Settings
     async def set_to(value: int, reason: str = "team lead extra work") -> dict:  # type: ignore[type-arg]
         return await set_adjustment(
             engine, settings, agent="a2", month="2026-11", value=value, reason=reason, by="boss",
-            now=NOW,
+            now=NOW, policy=POLICY,
         )  # fmt: skip
 
     await set_to(3)
     await set_to(-2, "rude to a colleague")
-    a2 = row(await load_scorecard(engine, settings, "2026-11", now=NOW), "a2")
+    a2 = row(await load_scorecard(engine, settings, "2026-11", policy=POLICY, now=NOW), "a2")
     assert (a2["adjustment"], a2["adjustment_reason"], a2["score"]) == (
         -2,
         "rude to a colleague",
@@ -197,11 +210,19 @@ async def test_the_supervisor_adjustment(engine: AsyncEngine, settings: Settings
     assert refused.value.field == "reason"
     with pytest.raises(BadInput, match="expected YYYY-MM") as refused:
         await set_adjustment(
-            engine, settings, agent="a2", month="2026/11", value=1, reason="x", by="b", now=NOW
+            engine,
+            settings,
+            agent="a2",
+            month="2026/11",
+            value=1,
+            reason="x",
+            by="b",
+            now=NOW,
+            policy=POLICY,
         )
     assert refused.value.field == "month"
     await set_to(0, "withdrawn")
-    a2 = row(await load_scorecard(engine, settings, "2026-11", now=NOW), "a2")
+    a2 = row(await load_scorecard(engine, settings, "2026-11", policy=POLICY, now=NOW), "a2")
     assert (a2["adjustment"], a2["score"]) == (0, 80)
     trail = await scorecard_audit(engine, "2026-11")
     assert [(e["action"], e["details"]) for e in trail] == [
@@ -219,7 +240,7 @@ async def test_manual_violations_come_from_the_catalogue(
     async def enter(code: str, **kwargs: object) -> dict:  # type: ignore[type-arg]
         return await record_manual_violation(
             ledger, settings, code=code, agent="a1", at=at("2026-11-05 08:45"), by="boss",
-            note="spot check", now=NOW, **kwargs,  # type: ignore[arg-type]
+            note="spot check", now=NOW, policy=POLICY, **kwargs,  # type: ignore[arg-type]
         )  # fmt: skip
 
     late = await enter("M204", points=3)
@@ -237,7 +258,7 @@ async def test_manual_violations_come_from_the_catalogue(
         with pytest.raises(BadInput, match=message) as refused:
             await enter(code, **kwargs)
         assert refused.value.field == field
-    a1 = row(await load_scorecard(engine, settings, "2026-11", now=NOW), "a1")
+    a1 = row(await load_scorecard(engine, settings, "2026-11", policy=POLICY, now=NOW), "a1")
     assert (a1["points_deducted"], a1["score"], a1["fines"]) == (3, 77, 300)
 
 
@@ -247,7 +268,7 @@ async def test_last_place_below_70_twice_from_the_ledger(
     ledger = Ledger(engine)
     for i, month in enumerate(("2026-10", "2026-11")):
         await ledger.record("s", breach(f"o-{i}", "a2", f"{month}-10 11:00", points=12), NOW)
-    card = await load_scorecard(engine, settings, "2026-11", now=NOW)
+    card = await load_scorecard(engine, settings, "2026-11", policy=POLICY, now=NOW)
     assert {"last_place_below_70", "dismissal_review"} <= set(row(card, "a2")["flags"])
     assert "dismissal_review" not in row(card, "a1")["flags"]
 
@@ -287,7 +308,7 @@ async def test_conversion_is_provisional_until_the_window_closes_then_final(
     async def conversion(now: datetime, watermark: datetime) -> dict:  # type: ignore[type-arg]
         for stream in Stream:
             await store.advance_watermark("s", stream, watermark, now)
-        card = await load_scorecard(engine, settings, "2026-11", now=now)
+        card = await load_scorecard(engine, settings, "2026-11", policy=POLICY, now=now)
         return card | {"a1": row(card, "a1")["conversion"], "a2": row(card, "a2")["conversion"]}
 
     early = await conversion(at("2026-12-01 10:00"), at("2026-12-01 09:59"))
@@ -319,7 +340,7 @@ async def test_conversion_is_provisional_until_the_window_closes_then_final(
 
 async def test_renderings_for_the_cli(engine: AsyncEngine, settings: Settings) -> None:
     await Ledger(engine).record("s", breach("o-1", "a1", "2026-11-02 11:00"), NOW)
-    card = await load_scorecard(engine, settings, "2026-11", now=NOW)
+    card = await load_scorecard(engine, settings, "2026-11", policy=POLICY, now=NOW)
 
     assert json.loads(render(card, "json")) == card
     rows = list(csv.DictReader(io.StringIO(render(card, "csv"))))
