@@ -61,8 +61,13 @@ class WooCommerceClient:
         credentials = base64.b64encode(f"{self._key()}:{self._secret()}".encode()).decode()
         return {"Authorization": f"Basic {credentials}", "Accept": "application/json"}
 
-    async def orders(self, *, since: datetime, page: int, per_page: int) -> OrdersResponse:
+    async def orders(
+        self, *, since: datetime, page: int, per_page: int, status: str = "any"
+    ) -> OrdersResponse:
         """One page of the orders modified at or after ``since``, oldest *created* first.
+
+        ``status="any"`` lists every status but the trash (WooCommerce turns "any" into a
+        post-status query that leaves trashed orders out); ``status="trash"`` lists the trash.
 
         Sorted by creation rather than modification: the v3 docs list no ``orderby=modified``.
         Under that order an order modified while we page stays where it was, and a newly
@@ -74,6 +79,7 @@ class WooCommerceClient:
             f"{self._api}/orders",
             what="GET orders",
             params={
+                "status": status,
                 "modified_after": modified_after(since),
                 "dates_are_gmt": "true",
                 "orderby": "date",

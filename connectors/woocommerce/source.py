@@ -1,4 +1,11 @@
-"""The WooCommerce orders stream: page-number paging, memo notes and the memo follow-up.
+"""The WooCommerce orders stream: page-number paging, the trash, memo notes and the follow-up.
+
+A poll lists the orders modified since the watermark twice: ``status=any``, then
+``status=trash``. WooCommerce's "any" leaves trashed orders out, so without the second listing an
+unpaid order moved to the trash would keep its last pending version and look unchased (CS101);
+trashing an order updates its modification time (posts table: ``wp_trash_post``; HPOS tables:
+``trash_order`` since the 2022 HPOS fix), so the trash is read with the same ``modified_after``.
+An order deleted for good is never seen.
 
 One call of :meth:`WooCommerceOrderSource.fetch_orders` reads one page of orders and, for each
 paid order with a buyer message on it (a CS103 subject), its private notes — one more request
@@ -11,7 +18,8 @@ written after the order's last change, and CS103 would record a violation the sh
 commit. The source therefore remembers the paid orders with a buyer message but no memo yet,
 for ``memo_recheck`` after payment, and reads their notes again on the last page of every poll;
 each new note becomes a new version of the order dated at the note. Because this happens within
-the poll, a memo written before a poll started is seen by that poll, as the watermark promises.
+the poll (on the last page of the trash listing), a memo written before a poll started is seen
+by that poll, as the watermark promises.
 The first poll after start lists ``memo_recheck`` further back to learn those orders again.
 Cost: one notes request per remembered order per poll.
 """
@@ -32,22 +40,26 @@ from connectors.woocommerce.normalize import WooRules
 
 MAX_PAGE_SIZE = 100  # WordPress caps per_page at 100
 MAX_REMEMBERED = 2000
+LISTINGS = ("any", "trash")
+"""The ``status`` values one poll lists, in order."""
 
 
-def _encode(after: datetime, page: int) -> str:
-    state = {"after": int(after.timestamp()), "page": page}
+def _encode(after: datetime, page: int, listing: str) -> str:
+    state = {"after": int(after.timestamp()), "page": page, "listing": listing}
     return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
 
 
-def _decode(token: str) -> tuple[datetime, int]:
+def _decode(token: str) -> tuple[datetime, int, str]:
     try:
         state = json.loads(base64.urlsafe_b64decode(token.encode()))
-        after, page = state["after"], state["page"]
+        after, page, listing = state["after"], state["page"], state.get("listing", LISTINGS[0])
         if not isinstance(after, int) or not isinstance(page, int) or page < 1:
             raise ValueError("bad field types")
+        if listing not in LISTINGS:
+            raise ValueError(f"unknown listing {listing!r}")
     except (ValueError, KeyError, TypeError) as exc:
         raise BadResponse(f"not a token this source issued ({exc})", field="page_token") from None
-    return datetime.fromtimestamp(after, UTC), page
+    return datetime.fromtimestamp(after, UTC), page, listing
 
 
 class WooCommerceOrderSource:
@@ -74,23 +86,29 @@ class WooCommerceOrderSource:
 
     async def fetch_orders(self, since: datetime, page_token: str | None) -> Page[Order]:
         if page_token:
-            after, page = _decode(page_token)
+            after, page, listing = _decode(page_token)
         else:
-            after, page = self._list_from(since), 1
+            after, page, listing = self._list_from(since), 1, LISTINGS[0]
             self._read_this_poll.clear()
-        response = await self._client.orders(since=after, page=page, per_page=self._per_page)
+        response = await self._client.orders(
+            since=after, page=page, per_page=self._per_page, status=listing
+        )
         orders: list[Order] = []
         for i, raw in enumerate(normalize.order_rows(response.body)):
             where = f"orders[{i}]"
             if normalize.is_draft(raw, where):
                 continue
             orders.extend(await self._versions(normalize.order(raw, where, self._rules), where))
-        last_page = page >= response.total_pages
-        if last_page:
+        next_token: str | None
+        if page < response.total_pages:
+            next_token = _encode(after, page + 1, listing)
+        elif listing != LISTINGS[-1]:
+            next_token = _encode(after, 1, LISTINGS[LISTINGS.index(listing) + 1])
+        else:
+            next_token = None
             orders.extend(await self._follow_up_memos())
             self._first_poll_done = True
         orders.sort(key=lambda order: (order.updated_at, order.id))
-        next_token = None if last_page else _encode(after, page + 1)
         return Page(items=tuple(orders), next_page_token=next_token)
 
     def _list_from(self, since: datetime) -> datetime:

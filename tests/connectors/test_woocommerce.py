@@ -50,6 +50,8 @@ def listing(*orders: dict[str, Any]) -> httpx.Response:
 @pytest.fixture
 def shop() -> Iterator[respx.MockRouter]:
     with respx.mock(assert_all_called=False) as router:
+        # Registered first, so it answers every trash listing; tests mock the others.
+        router.get(ORDERS, params={"status": "trash"}).mock(return_value=listing())
         router.get(NOTES).mock(return_value=httpx.Response(200, json=fixture("notes_727.json")))
         yield router
 
@@ -88,6 +90,7 @@ async def test_pages_follow_x_wp_totalpages(shop: respx.MockRouter) -> None:
     assert sorted({o.id for o in orders}) == ["727", "728", "729"], "the draft is skipped"
     first, second = (call.request for call in route.calls)
     assert dict(first.url.params) == {
+        "status": "any",
         "modified_after": "2025-03-01T00:59:59",  # one second early, no offset: GMT
         "dates_are_gmt": "true",
         "orderby": "date",
@@ -130,6 +133,29 @@ async def test_every_field_the_rules_use_is_normalized(shop: respx.MockRouter) -
     (cancelled,) = [o for o in orders if o.id == "729"]
     assert cancelled.status is OrderStatus.CLOSED
     assert cancelled.closed_at == utc("2025-03-01T03:00:00")
+
+
+async def test_an_unpaid_order_moved_to_the_trash_is_seen_closed(shop: respx.MockRouter) -> None:
+    """status=any never lists the trash, so each poll lists status=trash as well; trashing
+    updates the order's modification time, so the same modified_after finds it."""
+    pending = fixture("orders_page1.json")[1]
+    listed = shop.get(ORDERS).mock(return_value=listing(pending))
+    source = make_source()
+    (before,) = await read_all(source)
+    assert before.status is OrderStatus.AWAITING_PAYMENT
+
+    listed.mock(return_value=listing())
+    trash = shop.get(ORDERS, params={"status": "trash"})
+    trash.mock(return_value=listing(*fixture("orders_trash.json")))
+    (after,) = await read_all(source, since=utc("2025-03-01T03:00:00"))
+
+    assert (after.id, after.status) == ("728", OrderStatus.CLOSED)
+    assert after.updated_at == after.closed_at == utc("2025-03-01T03:30:00")
+    statuses = [
+        c.request.url.params["status"] for c in shop.calls if c.request.url.path.endswith("/orders")
+    ]
+    assert statuses == ["any", "trash", "any", "trash"], "every poll reads both, trash last"
+    assert trash.calls.last.request.url.params["modified_after"] == "2025-03-01T02:59:59"
 
 
 async def test_notes_are_read_only_for_paid_orders_with_a_buyer_message(
