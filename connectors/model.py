@@ -76,6 +76,8 @@ class Message:
     direction: Direction
     agent_id: str | None
     is_auto: bool
+    """Not a person's reply that reached the buyer: an auto-reply, a bot's or automation's
+    message, a campaign, or a message whose sending failed. Never counts as a human reply."""
     sent_at: datetime
     text: str
 

@@ -2,9 +2,24 @@
 
 Messages (``message_type``): 0 incoming = the buyer; 1 outgoing = the shop; 2 activity (system
 events) and private notes (``private: true``) are not chat between buyer and shop and are
-dropped; 3 template is the shop's automation. An outgoing message counts as a human reply only
-when its sender is a ``user`` (an agent); one sent by an ``agent_bot``, by automation (no
-sender) or as a template is marked ``is_auto``, so it never satisfies a rule (SPEC §1).
+dropped; 3 template is the shop's automation.
+
+An outgoing message counts as a human reply only when a person wrote it *and* it reached the
+buyer, which is Chatwoot's own test (``Message#human_response?``) plus delivery:
+
+* its sender is a ``user`` (an agent) — one sent by an ``agent_bot``, by automation (no sender)
+  or as a template is not;
+* it is no automation: ``content_attributes.automation_rule_id`` is unset;
+* it is no campaign: ``additional_attributes.campaign_id`` is unset. Campaigns post under their
+  sender's name, so only this mark tells them apart. The messages index does not serialise
+  ``additional_attributes``; the conversation list does, for the conversation's latest message
+  and latest non-activity message (Chatwoot's full records), so a campaign message is known
+  when it is one of those (an unanswered campaign, which is when it matters for CS101) or when
+  the server includes ``additional_attributes`` in the index;
+* its ``status`` is not ``failed`` (sent, delivered and read are fine; a server that sends no
+  status is read as not failed).
+
+Any other outgoing message is marked ``is_auto``, so it never satisfies a rule (SPEC §1).
 
 Times are epoch seconds; Chatwoot serialises a missing time as 0, read here as "none".
 """
@@ -23,6 +38,7 @@ from connectors.model import Direction, Message, PresenceStatus
 
 INCOMING, OUTGOING, ACTIVITY, TEMPLATE = 0, 1, 2, 3
 HUMAN_SENDER = "user"
+FAILED = "failed"
 AVAILABILITY = {
     "online": PresenceStatus.ONLINE,
     "available": PresenceStatus.ONLINE,  # the swagger spelling; the code says "online"
@@ -43,6 +59,8 @@ class Conversation:
     id: str
     buyer_id: str
     last_activity_at: datetime | None
+    campaign_message_ids: frozenset[int] = frozenset()
+    """Messages the conversation list shows were sent by a campaign (see the module docs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +96,36 @@ def _contact_buyer_id(contact: Any, where: str, buyer_key: BuyerKey) -> str:
     return found or identity.local("chatwoot", "contact", contact_id)
 
 
+def _marked(raw: Any, attributes: str, key: str, where: str) -> bool:
+    """Whether ``raw[attributes][key]`` is set; the attributes object may be absent or null."""
+    value = raw.get(attributes) if isinstance(raw, Mapping) else None
+    if value is None:
+        return False
+    if not isinstance(value, Mapping):
+        raise BadResponse("expected an object or null", field=f"{where}.{attributes}")
+    return value.get(key) not in (None, "")
+
+
+def _by_campaign(raw: Any, where: str) -> bool:
+    return _marked(raw, "additional_attributes", "campaign_id", where)
+
+
+def _campaign_message_ids(raw: Any, where: str) -> frozenset[int]:
+    """Ids of the full message records the list embeds that a campaign sent."""
+    embedded = raw.get("messages") or []
+    if not isinstance(embedded, list):
+        raise BadResponse("expected a list", field=f"{where}.messages")
+    entries = [(f"{where}.messages[{i}]", entry) for i, entry in enumerate(embedded)]
+    latest = raw.get("last_non_activity_message")
+    if latest is not None:
+        entries.append((f"{where}.last_non_activity_message", latest))
+    return frozenset(
+        wire.integer(entry, "id", at, low=1, high=2**63 - 1)
+        for at, entry in entries
+        if _by_campaign(entry, at)
+    )
+
+
 def conversations(body: Any, buyer_key: BuyerKey) -> list[Conversation]:
     data = wire.field(body, "data", "body")
     found = []
@@ -90,6 +138,7 @@ def conversations(body: Any, buyer_key: BuyerKey) -> list[Conversation]:
                 id=str(wire.integer(raw, "id", where, low=1, high=2**63 - 1)),
                 buyer_id=_contact_buyer_id(contact, f"{where}.meta.sender", buyer_key),
                 last_activity_at=epoch(raw, "last_activity_at", where),
+                campaign_message_ids=_campaign_message_ids(raw, where),
             )
         )
     return found
@@ -109,16 +158,34 @@ def _message(raw: Any, where: str, conversation: Conversation) -> Message | None
         else None
     )
     is_buyer = kind == INCOMING
+    message_id = wire.integer(raw, "id", where, low=1, high=2**63 - 1)
     return Message(
-        id=str(wire.integer(raw, "id", where, low=1, high=2**63 - 1)),
+        id=str(message_id),
         conversation_id=conversation.id,
         buyer_id=conversation.buyer_id,
         direction=Direction.BUYER if is_buyer else Direction.AGENT,
         agent_id=None if is_buyer else agent_id,
-        is_auto=not is_buyer and (kind == TEMPLATE or not by_agent),
+        is_auto=not is_buyer
+        and (
+            kind == TEMPLATE
+            or not by_agent
+            or _marked(raw, "content_attributes", "automation_rule_id", where)
+            or _by_campaign(raw, where)
+            or message_id in conversation.campaign_message_ids
+            or _failed(raw, where)
+        ),
         sent_at=_sent_at(raw, where),
         text=wire.string(raw, "content", where, nullable=True) or "",
     )
+
+
+def _failed(raw: Any, where: str) -> bool:
+    """Chatwoot's ``status`` (sent, delivered, read, failed): a failed message never reached the
+    buyer. Older servers leave it out of the messages index."""
+    status = raw.get("status")
+    if status is not None and not isinstance(status, str):
+        raise BadResponse("expected a string or null", field=f"{where}.status")
+    return status == FAILED
 
 
 def _sent_at(raw: Any, where: str) -> datetime:

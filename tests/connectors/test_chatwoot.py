@@ -11,6 +11,7 @@ import pytest
 import respx
 
 from connectors.base import SourceConfig
+from connectors.chatwoot import normalize
 from connectors.chatwoot.client import ChatwootClient
 from connectors.chatwoot.normalize import BuyerKey
 from connectors.chatwoot.source import ChatwootChatSource
@@ -139,6 +140,41 @@ async def test_direction_agent_and_auto_replies_are_normalized(chatwoot: FakeCha
 
     assert messages["98772"].text == "", "an attachment-only message has no content"
     assert messages["98795"].buyer_id == "chatwoot:contact:56", "no e-mail: never pairs"
+
+
+async def test_failed_automation_and_campaign_messages_never_count_as_a_human_reply(
+    chatwoot: FakeChatwoot,
+) -> None:
+    """Chatwoot's own human_response? test (a user sender, no automation_rule_id, no
+    campaign_id) plus delivery: a message whose status is failed never reached the buyer."""
+    chatwoot.overrides["conversations_page1"] = fixture("conversations_414.json")
+    chatwoot.overrides["conversations_page2"] = {"data": {"meta": {}, "payload": []}}
+    chatwoot.overrides["messages_414_before"] = {"meta": {}, "payload": []}
+
+    messages, _ = await read_all(make_source())
+
+    agent_side = {
+        m.id: (m.agent_id, m.is_agent_message)
+        for m in messages.values()
+        if m.direction is Direction.AGENT
+    }
+    assert agent_side == {
+        "98801": ("9", False),  # status failed: WhatsApp refused it
+        "98802": (None, False),  # an automation rule's message
+        "98803": ("9", True),  # read by the buyer: the one human reply
+        "98804": ("9", False),  # a campaign posting as the agent, known from the list
+    }
+
+
+def test_a_campaign_mark_on_the_message_itself_is_read() -> None:
+    """Servers that serialise additional_attributes in the messages index."""
+    conversation = normalize.Conversation(id="414", buyer_id="b", last_activity_at=None)
+    raw = fixture("messages_414.json")["payload"][3]
+    (listed,) = normalize.messages({"payload": [raw]}, conversation)
+    assert listed.message is not None and listed.message.is_agent_message
+    marked = {**raw, "additional_attributes": {"campaign_id": 3}}
+    (listed,) = normalize.messages({"payload": [marked]}, conversation)
+    assert listed.message is not None and not listed.message.is_agent_message
 
 
 @pytest.mark.parametrize(
