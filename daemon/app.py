@@ -29,6 +29,7 @@ from daemon.alerts.listener import AlertListener, build_alert_listener
 from daemon.clock import Clock, SystemClock
 from daemon.config.settings import Settings, StreamSettings
 from daemon.http import Api, make_app
+from daemon.scoring.month import Month
 from daemon.scoring.policy_file import PolicyFiles
 from daemon.scoring.records import load_scorecard
 from daemon.store import migrate
@@ -323,26 +324,28 @@ class Daemon:
         """Month-to-date scores as ``shopwatch_agent_score{agent}``, computed here so a
         scrape never touches the database."""
         async with self._job():
-            month = self.clock.now().astimezone(self.settings.timezone).strftime("%Y-%m")
+            now = self.clock.now()
+            month = Month.of(now, self.settings.timezone)
             try:
                 card = await load_scorecard(
                     self.engine,
                     self.settings,
                     month,
                     policy=self.policies.policy_for(self.settings),
-                    now=self.clock.now(),
+                    now=now,
                 )
             except Exception:
-                log.exception("scorecard failed", month=month)
+                log.exception("scorecard failed", month=str(month))
                 return
-            for row in card["agents"]:
-                agent = self.metrics.agent_label(row["agent"])
-                self.metrics.agent_score.labels(agent).set(row["score"])
-                conversion = row.get("conversion") or {}
-                if conversion.get("rate") is not None:
-                    self.metrics.agent_conversion.labels(agent).set(float(conversion["rate"]))
+            for row in card.agents:
+                agent = self.metrics.agent_label(row.agent)
+                self.metrics.agent_score.labels(agent).set(row.score)
+                conversion = row.conversion
+                rate = conversion.shown_rate if conversion else None
+                if rate is not None:
+                    self.metrics.agent_conversion.labels(agent).set(float(rate))
                 self.metrics.agent_commission.labels(agent).set(
-                    float(conversion.get("commission") or 0)
+                    float(conversion.commission) if conversion else 0.0
                 )
 
     @contextlib.asynccontextmanager

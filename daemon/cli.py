@@ -253,7 +253,11 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
             else:
                 month = args.month or now.astimezone(settings.timezone).strftime("%Y-%m")
                 card = await records.load_scorecard(
-                    engine, settings, month, policy=read_policy(settings), now=now
+                    engine,
+                    settings,
+                    records.parse_month(month),
+                    policy=read_policy(settings),
+                    now=now,
                 )
                 _print_block(scorecard_render.render(card, args.format))
         except Refused as exc:

@@ -29,6 +29,7 @@ from daemon.errors import BadInput, NotFound, Refused
 from daemon.scoring import entries as score_entries
 from daemon.scoring import records
 from daemon.scoring.policy_file import PolicyFiles
+from daemon.scoring.render import scorecard_json
 from daemon.store.ledger import STATUSES, Ledger, summarize_evidence
 
 log = structlog.get_logger("shopwatch.http")
@@ -194,14 +195,15 @@ class Api:
         return await self._transition(request, "confirmed")
 
     async def scorecard(self, request: web.Request) -> web.Response:
+        settings = self.settings()
         card = await records.load_scorecard(
             self.engine,
-            self.settings(),
-            request.query.get("month", ""),
-            policy=self.policies.policy_for(self.settings()),
+            settings,
+            records.parse_month(request.query.get("month", "")),
+            policy=self.policies.policy_for(settings),
             now=self.clock.now(),
         )
-        return web.json_response(card)
+        return web.json_response(scorecard_json(card))
 
     async def add_bonus(self, request: web.Request) -> web.Response:
         """``{agent, code, day, by, reason[, points]}``: a catalogue bonus."""

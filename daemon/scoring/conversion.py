@@ -38,6 +38,7 @@ from daemon.scoring.month import Month, local_midnight
 from daemon.scoring.policy import ConversionPolicy
 
 CENT = Decimal("0.01")
+RATE_PLACES = Decimal("0.0001")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,20 +92,11 @@ class AgentConversion:
             return None
         return Decimal(self.converted) / Decimal(self.inquiries)
 
-    def as_json(self) -> dict[str, object]:
+    @property
+    def shown_rate(self) -> Decimal | None:
+        """The rate to four places (0.6667), as the scorecard and the metric show it."""
         rate = self.rate
-        return {
-            "inquiries": self.inquiries,
-            "converted": self.converted,
-            "rate": None if rate is None else float(rate.quantize(Decimal("0.0001"))),
-            "converted_sales": json_number(self.converted_sales),
-            "commission_rate": json_number(self.commission_rate),
-            "commission": json_number(self.commission),
-            "top_agent": self.top,
-            "months_on_top": self.months_on_top,
-            "top_award": json_number(self.top_award),
-            "status": "final" if self.final else "provisional",
-        }
+        return None if rate is None else rate.quantize(RATE_PLACES)
 
 
 @dataclass(kw_only=True)
@@ -118,10 +110,6 @@ class MonthConversion:
     def of(self, agent: str) -> AgentConversion:
         """The agent's entry; an agent without inquiries has an empty one."""
         return self.agents.get(agent) or AgentConversion(agent=agent, final=self.final)
-
-
-def json_number(value: Decimal) -> int | float:
-    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def inquiries(replies: Iterable[AgentReply], timezone: ZoneInfo) -> list[Inquiry]:

@@ -8,7 +8,7 @@ point). The computation itself is pure: :mod:`daemon.scoring.scorecard` and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -127,11 +127,10 @@ async def load_conversion(
     month: Month,
     policy: ConversionPolicy,
     *,
-    now: datetime | None = None,
+    now: datetime,
 ) -> MonthConversion:
     """Each agent's conversion in ``month`` with the top-agent award, from the stored
     messages and order versions. Reads as many months back as the award streak needs."""
-    now = now or datetime.now(UTC)
     tz = settings.timezone
     months = [month.plus(-back) for back in reversed(range(len(policy.top_awards)))]
     window = policy.window
@@ -213,7 +212,7 @@ def roster(settings: Settings) -> list[AgentRecord]:
     return [AgentRecord(id=a.id, name=a.name or None, hired=a.hired) for a in settings.agents]
 
 
-async def build_scorecard(
+async def load_scorecard(
     engine: AsyncEngine,
     settings: Settings,
     month: Month,
@@ -222,8 +221,9 @@ async def build_scorecard(
     now: datetime,
     override_violations: Sequence[ViolationRecord] | None = None,
 ) -> Scorecard:
-    """The scorecard from the store. ``override_violations`` replaces the ledger's
-    violations of ``month`` (what-if replay); earlier months always come from the ledger."""
+    """The scorecard of ``month`` from the store (GET /api/scorecard, ``shopwatch
+    scorecard``, the score metric). ``override_violations`` replaces the ledger's violations
+    of ``month`` (what-if replay); earlier months always come from the ledger."""
     tz = settings.timezone
     agents = roster(settings)
     # Earlier months' scores depend on their own records only (not on their flags).
@@ -249,25 +249,3 @@ async def build_scorecard(
         previous=previous,
         conversion=conversion,
     )
-
-
-async def load_scorecard(
-    engine: AsyncEngine,
-    settings: Settings,
-    month: str,
-    *,
-    policy: Policy,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """GET /api/scorecard?month=YYYY-MM and ``shopwatch scorecard``: the SPEC §6 shape.
-
-    A malformed month is :class:`~daemon.errors.BadInput` naming ``month``."""
-    parsed = parse_month(month)
-    card = await build_scorecard(
-        engine,
-        settings,
-        parsed,
-        policy=policy,
-        now=now or datetime.now(UTC),
-    )
-    return card.as_json()

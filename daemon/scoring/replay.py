@@ -29,11 +29,10 @@ from checks.registry import RULES
 from checks.subject import Breach, Undecidable
 from connectors.model import Stream
 from daemon.config.settings import Settings
-from daemon.scoring.conversion import json_number
 from daemon.scoring.month import Month
 from daemon.scoring.policy import Policy
-from daemon.scoring.records import build_scorecard, parse_month, read_violations
-from daemon.scoring.render import table
+from daemon.scoring.records import load_scorecard, parse_month, read_violations
+from daemon.scoring.render import json_number, table
 from daemon.scoring.scorecard import (
     COUNTED,
     AgentScore,
@@ -223,11 +222,11 @@ async def replay(
     A malformed month is :class:`~daemon.errors.BadInput` naming ``month``."""
     parsed = parse_month(month)
     now = now or datetime.now(UTC)
-    before = await build_scorecard(engine, current, parsed, policy=policy, now=now)
+    before = await load_scorecard(engine, current, parsed, policy=policy, now=now)
     ledger = await read_violations(engine, other.timezone, parsed)
     replayed = await replay_rules(engine, other, parsed, now=now)
     merged = merge(ledger, replayed.violations)
-    after = await build_scorecard(
+    after = await load_scorecard(
         engine, other, parsed, policy=policy, now=now, override_violations=merged
     )
     result = compare(before, after, ledger, merged)

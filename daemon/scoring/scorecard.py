@@ -27,9 +27,11 @@ Decisions where the SPEC is silent:
   distinct light codes ≥ 4 in the month add its points once (flag ``duty_escalation``).
 - The score has no floor: a month of many violations can go below 0, as the sum says.
 
-Two layers here: pure records and :func:`compute_scorecard`, and reading the store
-(:func:`load_scorecard`, the CLI/API entry point). Writing bonuses, adjustments and manual
-entries lives in :mod:`daemon.scoring.entries`, rendering in :mod:`daemon.scoring.render`.
+This module is the pure part: the records, :func:`compute_scorecard` and the typed
+:class:`Scorecard` it returns, with the standard library only. Reading the records from the
+store is :mod:`daemon.scoring.records`; writing bonuses, adjustments and manual entries is
+:mod:`daemon.scoring.entries`; the JSON, CSV and table for people and tools are
+:mod:`daemon.scoring.render`.
 """
 
 from __future__ import annotations
@@ -39,10 +41,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from daemon.scoring.conversion import AgentConversion, MonthConversion, json_number
+from daemon.scoring.conversion import AgentConversion, MonthConversion
 from daemon.scoring.month import Month
 from daemon.scoring.policy import Policy, ScorePolicy
 
@@ -112,24 +113,6 @@ class AgentScore:
     flags: tuple[str, ...]
     conversion: AgentConversion | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "agent": self.agent,
-            "name": self.name,
-            "score": self.score,
-            "grade": self.grade,
-            "points_deducted": self.points_deducted,
-            "bonus": self.bonus,
-            "adjustment": self.adjustment,
-            "adjustment_reason": self.adjustment_reason,
-            "pay_adjustment": json_number(self.pay_adjustment),
-            "fines": json_number(self.fines),
-            "flags": list(self.flags),
-            "violations": self.violations,
-            "probation": self.probation,
-            "conversion": self.conversion.as_json() if self.conversion else None,
-        }
-
 
 @dataclass(frozen=True, kw_only=True)
 class Scorecard:
@@ -149,23 +132,6 @@ class Scorecard:
 
     def scores(self) -> dict[str, int]:
         return {a.agent: a.score for a in self.agents}
-
-    def as_json(self) -> dict[str, Any]:
-        """SPEC §6: ``{"month", "agents": [{agent, score, grade, points_deducted, bonus,
-        adjustment, pay_adjustment, fines, flags}]}``, plus names, conversion and the team."""
-        return {
-            "month": str(self.month),
-            "timezone": self.timezone,
-            "agents": [a.as_json() for a in self.agents],
-            "team": {"violations": self.team_violations, "points": self.team_points},
-            "conversion_status": (
-                None
-                if self.conversion_final is None
-                else "final"
-                if self.conversion_final
-                else "provisional"
-            ),
-        }
 
 
 # ---- the pure computation ----

@@ -24,7 +24,7 @@ from daemon.scoring.conversion import (
     monthly_conversion,
 )
 from daemon.scoring.month import Month
-from daemon.scoring.render import render
+from daemon.scoring.render import render, scorecard_json
 from daemon.scoring.scorecard import AgentRecord, MonthRecords, Scorecard, compute_scorecard
 
 from .support import NOVEMBER, POLICY, TZ, adjustment, at, bonus, violation
@@ -124,11 +124,11 @@ CARDS = {"full": full_card, "bare": bare_card}
 
 
 def api_json(card: Scorecard) -> dict[str, Any]:
-    return card.as_json()
+    return scorecard_json(card)
 
 
 def cli(card: Scorecard, fmt: str) -> str:
-    return render(card.as_json(), fmt)
+    return render(card, fmt)
 
 
 def _golden(name: str) -> str:

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from daemon.scoring.month import Month
+from daemon.scoring.render import scorecard_json
 from daemon.scoring.scorecard import AgentRecord
 
 from .support import (
@@ -227,7 +228,7 @@ def test_a_dismissal_offence_is_flagged_whatever_the_score() -> None:
 
 
 def test_the_json_shape_is_the_contract() -> None:
-    result = card(violations=[violation(points=2, fine="5.5")]).as_json()
+    result = scorecard_json(card(violations=[violation(points=2, fine="5.5")]))
     assert set(result) >= {"month", "agents"}
     assert result["month"] == "2026-11"
     (a1,) = result["agents"]
