@@ -28,6 +28,19 @@ from connectors.taobao import localtime
 LIST_METHOD = "taobao.trades.sold.increment.get"
 DETAIL_METHOD = "taobao.trade.fullinfo.get"
 
+TRADE_TYPES = (
+    "fixed", "auction", "guarantee_trade", "step", "independent_simple_trade",
+    "independent_shop_trade", "auto_delivery", "ec", "cod", "game_equipment", "shopex_trade",
+    "netcn_trade", "external_trade", "instant_trade", "b2c_cod", "hotel_trade",
+    "super_market_trade", "super_market_cod_trade", "taohua", "waimai", "o2o_offlinetrade",
+    "nopaid", "eticket", "tmall_i18n", "insurance_plus", "finance", "pre_auth_type",
+)  # fmt: skip
+"""Every value TOP documents for the list APIs' ``type`` (the SDK's ``TradesSoldGetRequest``,
+generated from TOP's metadata; the increment API points to the same list). Without ``type`` TOP
+returns only guarantee_trade, auto_delivery, ec, cod and step, and its documentation says that
+reading every trade takes all the values: a b2c_cod, instant_trade, O2O, Tmall Global
+(tmall_i18n) or pre-authorised trade would otherwise be invisible."""
+
 MESSAGE_FIELDS = ("buyer_message", "seller_memo", "seller_flag")
 """The fields CS103 needs that the list API may not return (only ``fullinfo`` surely does)."""
 

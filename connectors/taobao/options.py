@@ -13,7 +13,7 @@ from connectors.base import SourceConfig
 from connectors.model import Stream
 from connectors.options import OptionError, required
 from connectors.taobao.client import TaobaoClient
-from connectors.taobao.normalize import BuyerKey
+from connectors.taobao.normalize import TRADE_TYPES, BuyerKey
 from connectors.taobao.signing import SignMethod
 from connectors.taobao.source import TaobaoOrderSource
 
@@ -36,15 +36,16 @@ class TaobaoOptions:
     buyer_key: BuyerKey = BuyerKey.OPEN_UID
     window_minutes: int = DEFAULT_WINDOW_MINUTES
     """The span of one ``taobao.trades.sold.increment.get`` window."""
-    trade_types: tuple[str, ...] | None = None
-    """TOP's ``type`` parameter; unset sends none (TOP's default set)."""
+    trade_types: tuple[str, ...] = TRADE_TYPES
+    """TOP's ``type`` parameter; unset sends every documented type (TOP's own default reads
+    only five of them)."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.window_minutes <= MAX_WINDOW_MINUTES:
             raise OptionError(
                 "window_minutes", f"must be 1–{MAX_WINDOW_MINUTES} (TOP allows at most one day)"
             )
-        if self.trade_types is not None and not self.trade_types:
+        if not self.trade_types:
             raise OptionError(
                 "trade_types", 'expected a non-empty list of TOP trade types, e.g. ["fixed"]'
             )
@@ -69,5 +70,5 @@ def build(config: SourceConfig[TaobaoOptions], stream: Stream) -> TaobaoOrderSou
         buyer_key=options.buyer_key,
         window=options.window,
         page_size=config.page_size,
-        trade_types=",".join(options.trade_types) if options.trade_types else None,
+        trade_types=options.trade_types,
     )

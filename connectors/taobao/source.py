@@ -37,14 +37,14 @@ class TaobaoOrderSource:
         buyer_key: BuyerKey,
         window: timedelta,
         page_size: int,
-        trade_types: str | None = None,
+        trade_types: tuple[str, ...] = normalize.TRADE_TYPES,
         clock: Clock = utc_now,
     ) -> None:
         self._client = client
         self._buyer_key = buyer_key
         self._window = window
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-        self._trade_types = trade_types
+        self._trade_types = ",".join(trade_types)
         self._clock = clock
         self._details: OrderedDict[tuple[str, str], Mapping[str, Any]] = OrderedDict()
 
@@ -81,9 +81,8 @@ class TaobaoOrderSource:
             "page_no": str(page_no),
             "page_size": str(self._page_size),
             "use_has_next": "false",  # total_results is what tells us the last page
+            "type": self._trade_types,
         }
-        if self._trade_types:
-            params["type"] = self._trade_types
         content = await self._client.call(normalize.LIST_METHOD, params)
         return normalize.trade_list(content, page_no=page_no, page_size=self._page_size)
 

@@ -20,7 +20,7 @@ from connectors.registry import OptionError, lookup
 from connectors.taobao import envelope, localtime
 from connectors.taobao.client import TaobaoClient
 from connectors.taobao.cursor import Cursor
-from connectors.taobao.normalize import STATUS, BuyerKey
+from connectors.taobao.normalize import STATUS, TRADE_TYPES, BuyerKey
 from connectors.taobao.signing import SignMethod, sign, signing_string
 from connectors.taobao.source import TaobaoOrderSource
 from daemon.config.toml_table import ConfigError
@@ -167,6 +167,23 @@ def test_since_to_now_is_split_into_windows_of_at_most_the_configured_length() -
         (utc("2025-02-28T03:00:00"), utc("2025-03-01T03:00:00")),
         (utc("2025-03-01T03:00:00"), NOW),
     ]
+
+
+async def test_every_documented_trade_type_is_asked_for_by_default(
+    top: respx.MockRouter,
+) -> None:
+    """Without ``type`` TOP lists only guarantee_trade, auto_delivery, ec, cod and step."""
+    gateway = Gateway(lambda form: fixture("increment_empty.json"))
+    top.post(GATEWAY).mock(side_effect=gateway)
+
+    await read_all(make_source(), NOW - timedelta(minutes=5))
+
+    (form,) = gateway.calls("taobao.trades.sold.increment.get")
+    asked = form["type"].split(",")
+    assert asked == list(TRADE_TYPES)
+    assert {"guarantee_trade", "auto_delivery", "ec", "cod", "step"} < set(asked)
+    assert {"fixed", "auction", "b2c_cod", "tmall_i18n", "o2o_offlinetrade"} < set(asked)
+    assert read_options("taobao", Stream.ORDERS, VALID).trade_types == TRADE_TYPES
 
 
 def test_the_page_token_round_trips_and_a_foreign_one_is_refused() -> None:
