@@ -1,9 +1,13 @@
-"""``shopwatch demo``: the simulated shop and the daemon in one process, no set-up.
+"""``shopwatch demo`` and ``shopwatch simulate``: the built-in simulated shop.
 
-The simulator plays 30 hours of back-dated history at start, so the first evaluation
-already finds violations; then new buyers arrive every few seconds. The demo's SQLite
-file and tokens live in ``var/demo/`` and are started afresh each run, since the
-simulated shop is new each run too.
+``demo`` runs the simulated shop and the daemon in one process, no set-up. The simulator
+plays 30 hours of back-dated history at start, so the first evaluation already finds
+violations; then new buyers arrive every few seconds. The demo's config (shipped in the
+package), SQLite file and tokens live in a state directory (``var/demo/`` by default) and are
+started afresh each run, since the simulated shop is new each run too.
+
+``simulate`` runs the simulated shop alone, so an operator can point a real install at it
+and tests can start it as a separate process.
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ import asyncio
 import contextlib
 import os
 import secrets
+import signal
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 
 import structlog
@@ -29,6 +36,25 @@ from daemon.simulator.world import World
 log = structlog.get_logger("shopwatch.demo")
 
 SIMULATOR_LISTEN = ("127.0.0.1", 9311)
+DEMO_CONFIG = "demo.toml"
+
+
+def write_demo_config(state_directory: Path) -> Path:
+    """The packaged demo config, written into ``state_directory`` with its database there."""
+    state_directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    template = (resources.files("daemon.simulator") / DEMO_CONFIG).read_text(encoding="utf-8")
+    path = state_directory / DEMO_CONFIG
+    path.write_text(
+        template.replace("{state_directory}", str(state_directory.resolve())), encoding="utf-8"
+    )
+    return path
+
+
+def _write_secret(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(value)
 
 
 def prepare_state(settings: Settings) -> str:
@@ -36,11 +62,9 @@ def prepare_state(settings: Settings) -> str:
     token = secrets.token_urlsafe(24)
     for shop in settings.shops:
         for stream in (shop.orders, shop.chat):
-            stream.token_file.parent.mkdir(parents=True, exist_ok=True)
-            stream.token_file.write_text(token)
+            _write_secret(stream.token_file, token)
     if settings.api_token_file is not None:
-        settings.api_token_file.parent.mkdir(parents=True, exist_ok=True)
-        settings.api_token_file.write_text(secrets.token_urlsafe(24))
+        _write_secret(settings.api_token_file, secrets.token_urlsafe(24))
     prefix = "sqlite+aiosqlite:///"
     if settings.database_url.startswith(prefix):
         db = Path(settings.database_url.removeprefix(prefix))
@@ -56,17 +80,60 @@ async def _drive(scenario: Scenario, clock: SystemClock) -> None:
         await asyncio.sleep(1.0)
 
 
-async def demo(settings: Settings, config_path: Path) -> int:
+@contextlib.asynccontextmanager
+async def simulated_shop(
+    settings: Settings, listen: tuple[str, int], token: str | Callable[[], str]
+) -> AsyncIterator[tuple[str, int]]:
+    """The simulated shop serving on ``listen`` while the context lasts; yields the bound
+    address (port 0 picks a free one). Its shifts and agents come from ``settings``."""
     clock = SystemClock()
-    token = prepare_state(settings)
     world = World()
     scenario = Scenario(world, settings.calendar(), [a.id for a in settings.agents])
     scenario.backfill(clock.now())
     scenario.step(clock.now())
     runner = web.AppRunner(make_simulator_app(world, token), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, *SIMULATOR_LISTEN).start()
-    driver = asyncio.create_task(_drive(scenario, clock))
+    driver: asyncio.Task[None] | None = None
+    try:
+        await web.TCPSite(runner, *listen).start()
+        driver = asyncio.create_task(_drive(scenario, clock))
+        host, port = runner.addresses[0][:2]
+        yield str(host), int(port)
+    finally:
+        if driver is not None:
+            driver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await driver
+        await runner.cleanup()
+
+
+async def simulate(settings: Settings, listen: tuple[str, int], token_file: Path) -> int:
+    """``shopwatch simulate``: the simulated shop alone until SIGTERM or Ctrl-C. The token
+    is read from ``token_file`` at every request, so it can be rotated under it."""
+
+    def token() -> str:
+        return token_file.read_text(encoding="utf-8").splitlines()[0].strip()
+
+    token()  # refuse at start, not at the first request, when the file is unreadable
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with simulated_shop(settings, listen, token) as (host, port):
+        log.info("simulated shop serving", address=f"http://{host}:{port}")
+        print(f"simulated shop at http://{host}:{port} (token: {token_file})", flush=True)
+        await stop.wait()
+    log.info("simulated shop stopped")
+    return 0
+
+
+async def demo(settings: Settings, config_path: Path) -> int:
+    token = prepare_state(settings)
+    async with simulated_shop(settings, SIMULATOR_LISTEN, token):
+        return await _run_daemon(settings, config_path)
+
+
+async def _run_daemon(settings: Settings, config_path: Path) -> int:
 
     def started(daemon: Daemon) -> None:
         host, port = daemon.listening or settings.listen
@@ -86,10 +153,4 @@ async def demo(settings: Settings, config_path: Path) -> int:
             flush=True,
         )
 
-    try:
-        return await service.run(settings, config_path, on_started=started)
-    finally:
-        driver.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await driver
-        await runner.cleanup()
+    return await service.run(settings, config_path, on_started=started)

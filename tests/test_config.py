@@ -12,6 +12,7 @@ import pytest
 from daemon.cli import main
 from daemon.config.durations import format_duration, parse_duration
 from daemon.config.settings import ConfigError, load, parse, resolve_secret_path
+from daemon.demo import write_demo_config
 from daemon.scoring.policy_file import DEFAULT_POLICY
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
@@ -256,3 +257,10 @@ def test_check_config_also_checks_the_policy_catalogue_beside_it(
     assert main(["check-config", str(config)]) == 1
     err = capsys.readouterr().err
     assert "policy.toml" in err and "last_place_belw" in err
+
+
+def test_the_packaged_demo_config_is_valid_wherever_it_is_written(tmp_path: Path) -> None:
+    config = write_demo_config(tmp_path / "state")
+    settings = load(config)
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'state' / 'shopwatch.db'}"
+    assert settings.shops[0].orders.token_file == tmp_path / "state" / "shop-token"

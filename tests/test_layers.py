@@ -59,7 +59,7 @@ LAYERS = (
     Layer(
         "store",
         ("daemon.store",),
-        ("connectors.model", "checks.subject", "checks.evidence_record", *LEAVES),
+        ("connectors.model", "checks.subject", "checks.evidence_record", "checks.registry", *LEAVES),
     ),
     Layer(
         "watch",

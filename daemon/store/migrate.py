@@ -7,6 +7,7 @@ migrates at start and ``shopwatch db upgrade`` uses the very same path.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from daemon.store.tables import UTCDateTime
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(str(resources.files("daemon.store") / "migrations"))
+"""Alembic needs a directory on disk: the package is installed as files (a wheel, never a
+zip import), so the resource is one."""
 
 
 def alembic_config() -> Config:
