@@ -186,6 +186,9 @@ class Settings:
     holidays: tuple[Holiday, ...]
     rules: Mapping[str, RuleOptions]
     alerts: AlertSettings = field(default_factory=lambda: _alerts_module().AlertSettings())
+    policy_file: Path | None = None
+    """``[scorecard] policy_file``: the shop's policy catalogue. Unset: ``policy.toml`` beside
+    the config file if there is one, else the catalogue shipped with shopwatch."""
 
     @property
     def roster(self) -> frozenset[str]:
@@ -347,6 +350,9 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
     _unique([s.name for s in shifts], root, "shifts", "shift name")
     holidays = tuple(_holiday(t) for t in root.tables("holidays"))
     rules = _rules(root.table("rules", required=False))
+    scorecard = root.table("scorecard", required=False)
+    policy_file = scorecard.get("policy_file", text, None)
+    scorecard.finish()
     alerts = _alerts_module().parse_alerts(root.raw("alerts", {}), source, config_dir)
     root.finish()
 
@@ -364,6 +370,7 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
         holidays=holidays,
         rules=rules,
         alerts=alerts,
+        policy_file=config_dir / policy_file if policy_file else None,
     )
     try:
         settings.calendar()

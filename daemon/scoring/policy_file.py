@@ -286,7 +286,14 @@ def load(path: Path | Traversable) -> Policy:
 
 
 def policy_path(settings: Settings) -> Path | Traversable:
-    """``policy.toml`` beside the config file if the shop has one, else the shipped default."""
+    """The shop's catalogue: ``[scorecard] policy_file`` when the config sets it; else
+    ``policy.toml`` beside the config file if the shop has one; else the shipped default."""
+    if settings.policy_file is not None:
+        if not settings.policy_file.is_file():
+            raise ConfigError(
+                settings.source, "scorecard.policy_file", f"{settings.policy_file}: no such file"
+            )
+        return settings.policy_file
     beside = Path(settings.source).resolve().parent / POLICY_FILE_NAME
     return beside if beside.is_file() else DEFAULT_POLICY
 

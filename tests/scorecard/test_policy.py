@@ -6,11 +6,13 @@ import os
 import tomllib
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
 
-from daemon.config.settings import ConfigError
+from daemon.cli import main
+from daemon.config.settings import ConfigError, Settings
 from daemon.scoring.month import Month, NotAMonth
 from daemon.scoring.policy import NotInCatalogue, PointsNotAllowed
 from daemon.scoring.policy_file import (
@@ -20,9 +22,10 @@ from daemon.scoring.policy_file import (
     load,
     parse,
     policy_path,
+    read_policy,
 )
 
-from .support import POLICY, TZ
+from .support import POLICY, TZ, make_settings, settings_text
 
 
 def test_the_shipped_catalogue_is_policy_2() -> None:
@@ -132,30 +135,77 @@ def test_an_empty_file_means_the_sources_numbers_and_no_catalogue() -> None:
     assert policy.deductions == {} and policy.ladders == ()
 
 
-def test_a_policy_file_beside_the_config_wins(tmp_path: Path) -> None:
-    class Config:
-        source = str(tmp_path / "shopwatch.toml")
+def _settings(tmp_path: Path, extra: str = "") -> Settings:
+    return make_settings(tmp_path, "sqlite+aiosqlite:///:memory:", extra=extra)
 
-    assert policy_path(Config()) == DEFAULT_POLICY  # type: ignore[arg-type]
+
+def test_without_the_key_a_policy_file_beside_the_config_wins(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    assert settings.policy_file is None
+    assert policy_path(settings) == DEFAULT_POLICY
     (tmp_path / "policy.toml").write_text("[score]\nbase = 75\n", encoding="utf-8")
-    assert policy_path(Config()) == tmp_path / "policy.toml"  # type: ignore[arg-type]
+    assert policy_path(settings) == tmp_path / "policy.toml"
+    assert read_policy(settings).score.base == 75
+
+
+def test_the_shipped_catalogue_is_package_data() -> None:
+    assert files("daemon.scoring") / "policy.toml" == DEFAULT_POLICY
+    assert load(DEFAULT_POLICY).deductions == POLICY.deductions
+
+
+def test_the_config_names_the_policy_file_relative_to_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "policy.toml").write_text("[score]\nbase = 75\n", encoding="utf-8")
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "policy-2027.toml").write_text("[score]\nbase = 70\n", encoding="utf-8")
+    settings = _settings(tmp_path, '[scorecard]\npolicy_file = "site/policy-2027.toml"')
+    assert settings.policy_file == tmp_path / "site" / "policy-2027.toml"
+    assert read_policy(settings).score.base == 70, "the key wins over policy.toml beside"
+
+
+def test_a_missing_policy_file_names_the_key(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, '[scorecard]\npolicy_file = "nope.toml"')
+    with pytest.raises(ConfigError, match=r"scorecard\.policy_file: .*nope\.toml: no such file"):
+        read_policy(settings)
+    with pytest.raises(ConfigError, match=r"scorecard\.policy_file"):
+        PolicyFiles().policy_for(settings)
+
+
+def test_the_scorecard_table_is_read_strictly(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"scorecard\.policy_fil: unknown key"):
+        _settings(tmp_path, '[scorecard]\npolicy_fil = "policy.toml"')
+
+
+def test_check_config_validates_the_configured_policy_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "shopwatch.toml"
+    config.write_text(
+        settings_text("sqlite+aiosqlite:///:memory:", extra='[scorecard]\npolicy_file = "p.toml"'),
+        encoding="utf-8",
+    )
+    (tmp_path / "token").write_text("t", encoding="utf-8")
+    assert main(["check-config", str(config)]) == 1
+    assert "scorecard.policy_file" in capsys.readouterr().err
+    (tmp_path / "p.toml").write_text("[score]\nbsae = 80\n", encoding="utf-8")
+    assert main(["check-config", str(config)]) == 1
+    assert "score.bsae: unknown key" in capsys.readouterr().err
+    (tmp_path / "p.toml").write_text("[score]\nbase = 80\n", encoding="utf-8")
+    assert main(["check-config", str(config)]) == 0
 
 
 def test_a_policy_file_is_parsed_again_only_when_it_changed(tmp_path: Path) -> None:
-    class Config:
-        source = str(tmp_path / "shopwatch.toml")
-
+    settings = _settings(tmp_path)
     file = tmp_path / "policy.toml"
     file.write_text("[score]\nbase = 75\n", encoding="utf-8")
     policies = PolicyFiles()
-    first = policies.policy_for(Config())  # type: ignore[arg-type]
+    first = policies.policy_for(settings)
     assert first.score.base == 75
-    assert policies.policy_for(Config()) is first  # type: ignore[arg-type]
+    assert policies.policy_for(settings) is first
     file.write_text("[score]\nbase = 70\n", encoding="utf-8")
     later = file.stat().st_mtime_ns + 1_000_000_000
     os.utime(file, ns=(later, later))
-    assert policies.policy_for(Config()).score.base == 70  # type: ignore[arg-type]
-    assert PolicyFiles().policy_for(Config()) is not first, "each owner has its own"  # type: ignore[arg-type]
+    assert policies.policy_for(settings).score.base == 70
+    assert PolicyFiles().policy_for(settings) is not first, "each owner has its own"
 
 
 @pytest.mark.parametrize("text", ["2026-13", "2026-1", "26-11", "2026/11", "", "2026-11-01"])
