@@ -7,6 +7,13 @@ message the list did not return. Every request is a single attempt; if any fails
 page fails and the poller retries it with the same token. Details already read are kept by
 ``(tid, modified)``, so a retried page, or the overlap window re-read by the next poll, does
 not pay for them again.
+
+**Bans.** TOP answers an exhausted call limit with a ban of N seconds (code 7 and its kin:
+"This ban will last for N more seconds"; N reaches tens of thousands of seconds when the app's
+daily quota is spent) and a trade-service rejection with three minutes. The source remembers
+the end of the latest ban and, until then, fails every fetch at once with a
+:class:`~connectors.errors.RateLimited` carrying the seconds left and the end in Beijing time,
+without calling TOP: a poll during a long ban costs no call and says until when it waits.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.clock import Clock, utc_now
+from connectors.errors import RateLimited
 from connectors.model import Order, Page
 from connectors.taobao import localtime, normalize
 from connectors.taobao.client import TaobaoClient
@@ -47,6 +55,7 @@ class TaobaoOrderSource:
         self._trade_types = ",".join(trade_types)
         self._clock = clock
         self._details: OrderedDict[tuple[str, str], Mapping[str, Any]] = OrderedDict()
+        self._banned_until: datetime | None = None
 
     async def fetch_orders(self, since: datetime, page_token: str | None) -> Page[Order]:
         if page_token:
@@ -83,7 +92,7 @@ class TaobaoOrderSource:
             "use_has_next": "false",  # total_results is what tells us the last page
             "type": self._trade_types,
         }
-        content = await self._client.call(normalize.LIST_METHOD, params)
+        content = await self._call(normalize.LIST_METHOD, params)
         return normalize.trade_list(content, page_no=page_no, page_size=self._page_size)
 
     async def _order(self, trade: Mapping[str, Any], where: str) -> Order:
@@ -95,10 +104,26 @@ class TaobaoOrderSource:
         return normalize.order(trade, where, buyer_key=self._buyer_key)
 
     async def _detail(self, tid: str) -> Mapping[str, Any]:
-        content = await self._client.call(
+        content = await self._call(
             normalize.DETAIL_METHOD, {"tid": tid, "fields": normalize.TRADE_FIELDS}
         )
         return normalize.trade_detail(content)
+
+    async def _call(self, method: str, params: Mapping[str, str]) -> Mapping[str, Any]:
+        """One TOP call, unless a ban is in force (see the module docstring)."""
+        now = self._clock()
+        if self._banned_until is not None and now < self._banned_until:
+            raise RateLimited(
+                f"{method}: not called: TOP's ban lasts until "
+                f"{localtime.render(self._banned_until)} Beijing time",
+                retry_after=(self._banned_until - now).total_seconds(),
+            )
+        try:
+            return await self._client.call(method, params)
+        except RateLimited as error:
+            if error.retry_after:
+                self._banned_until = self._clock() + timedelta(seconds=error.retry_after)
+            raise
 
     def _remember(self, key: tuple[str, str], detail: Mapping[str, Any]) -> None:
         self._details[key] = detail

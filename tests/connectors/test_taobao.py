@@ -120,9 +120,13 @@ def top() -> Iterator[respx.MockRouter]:
 
 
 def make_source(
-    *, page_size: int = 2, window_minutes: int = 30, method: SignMethod = SignMethod.MD5
+    *,
+    page_size: int = 2,
+    window_minutes: int = 30,
+    method: SignMethod = SignMethod.MD5,
+    clock: FixedClock | None = None,
 ) -> TaobaoOrderSource:
-    clock = FixedClock(NOW)
+    clock = clock or FixedClock(NOW)
     client = TaobaoClient(
         gateway_url=GATEWAY,
         app_key="12345678",
@@ -364,6 +368,32 @@ async def test_the_throttling_code_is_rate_limited_for_the_ban_seconds(
     with pytest.raises(RateLimited) as caught:
         await make_source().fetch_orders(NOW - timedelta(minutes=20), None)
     assert caught.value.retry_after == 12.0
+
+
+async def test_a_long_ban_is_waited_out_without_calling_top(top: respx.MockRouter) -> None:
+    """The daily quota's ban (code 7, tens of thousands of seconds): every fetch until it ends
+    fails at once, saying until when, and costs no call."""
+    gateway = top.post(GATEWAY)
+    gateway.mock(return_value=httpx.Response(200, json=fixture("error_daily_quota.json")))
+    clock = FixedClock(NOW)
+    source = make_source(clock=clock)
+    since = NOW - timedelta(minutes=20)
+
+    with pytest.raises(RateLimited) as first:
+        await source.fetch_orders(since, None)
+    assert first.value.retry_after == 31062.0
+
+    clock.now = NOW + timedelta(hours=1)
+    with pytest.raises(RateLimited) as waiting:
+        await source.fetch_orders(since, None)
+    assert waiting.value.retry_after == 31062.0 - 3600
+    assert "2025-03-01 20:37:42 Beijing time" in str(waiting.value)  # 12:00 + 8 h 37 m 42 s
+    assert gateway.call_count == 1
+
+    gateway.mock(return_value=httpx.Response(200, json=fixture("increment_empty.json")))
+    clock.now = NOW + timedelta(seconds=31062)
+    assert (await source.fetch_orders(since, None)).items == ()
+    assert gateway.call_count == 2
 
 
 def test_the_trade_service_rejection_backs_off_three_minutes() -> None:
