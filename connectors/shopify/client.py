@@ -95,7 +95,10 @@ class ShopifyClient:
         """One page of orders updated at or after ``updated_at_min``, oldest update first.
 
         A ``page_info`` URL may carry only ``limit`` and ``fields``: the filters and the order
-        travel inside the cursor.
+        travel inside the cursor. ``updated_at_min`` is sent in whole seconds, rounded down (the
+        documented form; rounding down keeps it inclusive). ``order=updated_at asc`` is not in
+        the documented parameters of this endpoint; nothing relies on it — every page of the
+        cursor is read and each page is sorted here.
         """
         params: dict[str, str | int] = {"limit": limit}
         if page_info:
@@ -103,7 +106,7 @@ class ShopifyClient:
         else:
             params.update(
                 status="any",  # the default, "open", hides cancelled and archived orders
-                updated_at_min=wire.rfc3339(updated_at_min),
+                updated_at_min=wire.rfc3339(updated_at_min.replace(microsecond=0)),
                 order="updated_at asc",
             )
         body, response = await self._get("/orders.json", "GET orders.json", params)

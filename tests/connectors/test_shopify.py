@@ -105,6 +105,14 @@ async def test_pages_follow_the_link_header(shop: respx.MockRouter) -> None:
     }
 
 
+async def test_updated_at_min_is_sent_in_whole_seconds_rounded_down(
+    shop: respx.MockRouter,
+) -> None:
+    route = shop.get(ORDERS).mock(return_value=httpx.Response(200, json={"orders": []}))
+    await make_source().fetch_orders(utc("2025-03-01T01:00:00.987654"), None)
+    assert route.calls.last.request.url.params["updated_at_min"] == "2025-03-01T01:00:00Z"
+
+
 async def test_the_call_limit_is_exposed_not_acted_on(shop: respx.MockRouter) -> None:
     shop.get(ORDERS).mock(side_effect=two_pages)
     source = make_source()
