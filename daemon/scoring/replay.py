@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -128,41 +128,73 @@ def merge(
     ]
 
 
-def _side(score: AgentScore | None) -> dict[str, Any]:
-    if score is None:
-        return {
-            "violations": 0,
-            "points": 0,
-            "score": None,
-            "grade": None,
-            "pay_adjustment": 0,
-            "fines": 0,
-        }
-    return {
-        "violations": score.violations,
-        "points": score.points_deducted,
-        "score": score.score,
-        "grade": score.grade,
-        "pay_adjustment": json_number(score.pay_adjustment),
-        "fines": json_number(score.fines),
-    }
+@dataclass(frozen=True, kw_only=True)
+class Side:
+    """One agent's month on one side of the replay (nothing: not on that scorecard)."""
+
+    violations: int = 0
+    points: int = 0
+    score: int | None = None
+    grade: str | None = None
+    pay_adjustment: Decimal = Decimal(0)
+    fines: Decimal = Decimal(0)
+
+    @classmethod
+    def of(cls, row: AgentScore | None) -> Side:
+        if row is None:
+            return cls()
+        return cls(
+            violations=row.violations,
+            points=row.points_deducted,
+            score=row.score,
+            grade=row.grade,
+            pay_adjustment=row.pay_adjustment,
+            fines=row.fines,
+        )
 
 
-def _difference(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
-    def delta(key: str) -> Any:
-        if before[key] is None or after[key] is None:
-            return None
-        return after[key] - before[key]
+@dataclass(frozen=True, kw_only=True)
+class AgentChange:
+    agent: str
+    name: str | None
+    current: Side
+    replayed: Side
 
-    grade = None if before["grade"] == after["grade"] else f"{before['grade']} → {after['grade']}"
-    return {
-        "violations": delta("violations"),
-        "points": delta("points"),
-        "score": delta("score"),
-        "grade": grade,
-        "pay_adjustment": delta("pay_adjustment"),
-        "fines": delta("fines"),
-    }
+    @property
+    def changed(self) -> bool:
+        return self.current != self.replayed
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleCount:
+    """A rule's counted violations (open or confirmed) in the month, on each side."""
+
+    rule: str
+    current: int
+    replayed: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamCount:
+    violations: int
+    points: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplayReport:
+    """The current scorecard beside the replayed one, per agent and per rule."""
+
+    month: Month
+    agents: tuple[AgentChange, ...]
+    rules: tuple[RuleCount, ...]
+    team_current: TeamCount
+    team_replayed: TeamCount
+    current_config: str = "current"
+    other_config: str = "other"
+    replayed_at: datetime | None = None
+    undecidable: Mapping[str, int] = field(default_factory=dict)
+    rule_errors: Mapping[str, int] = field(default_factory=dict)
+    skipped_shops: tuple[str, ...] = ()
 
 
 def _rule_counts(rows: Sequence[ViolationRecord]) -> Counter[str]:
@@ -174,37 +206,32 @@ def compare(
     replayed: Scorecard,
     ledger: Sequence[ViolationRecord],
     merged: Sequence[ViolationRecord],
-) -> dict[str, Any]:
+) -> ReplayReport:
     """Per agent and per rule: the current scorecard beside the replayed one."""
     before = {a.agent: a for a in current.agents}
     after = {a.agent: a for a in replayed.agents}
     agents = []
     for agent in sorted(before.keys() | after.keys()):
-        old, new = _side(before.get(agent)), _side(after.get(agent))
         named = before.get(agent) or after.get(agent)
         agents.append(
-            {
-                "agent": agent,
-                "name": named.name if named else None,
-                "current": old,
-                "replayed": new,
-                "difference": _difference(old, new),
-                "changed": old != new,
-            }
+            AgentChange(
+                agent=agent,
+                name=named.name if named else None,
+                current=Side.of(before.get(agent)),
+                replayed=Side.of(after.get(agent)),
+            )
         )
     was, now = _rule_counts(ledger), _rule_counts(merged)
-    return {
-        "month": str(current.month),
-        "agents": agents,
-        "rules": [
-            {"rule": rule, "current": was[rule], "replayed": now[rule]}
+    return ReplayReport(
+        month=current.month,
+        agents=tuple(agents),
+        rules=tuple(
+            RuleCount(rule=rule, current=was[rule], replayed=now[rule])
             for rule in sorted(was.keys() | now.keys())
-        ],
-        "team": {
-            "current": {"violations": current.team_violations, "points": current.team_points},
-            "replayed": {"violations": replayed.team_violations, "points": replayed.team_points},
-        },
-    }
+        ),
+        team_current=TeamCount(violations=current.team_violations, points=current.team_points),
+        team_replayed=TeamCount(violations=replayed.team_violations, points=replayed.team_points),
+    )
 
 
 async def replay(
@@ -214,14 +241,14 @@ async def replay(
     month: str,
     *,
     policy: Policy,
-    now: datetime | None = None,
-) -> dict[str, Any]:
+    now: datetime,
+) -> ReplayReport:
     """The difference per agent between the current (ledger-based) scorecard of ``month``
-    and the one the rules would give under ``other``. Writes nothing.
+    and the one the rules would give under ``other``, both scored with ``policy``. Writes
+    nothing.
 
     A malformed month is :class:`~daemon.errors.BadInput` naming ``month``."""
     parsed = parse_month(month)
-    now = now or datetime.now(UTC)
     before = await load_scorecard(engine, current, parsed, policy=policy, now=now)
     ledger = await read_violations(engine, other.timezone, parsed)
     replayed = await replay_rules(engine, other, parsed, now=now)
@@ -229,66 +256,68 @@ async def replay(
     after = await load_scorecard(
         engine, other, parsed, policy=policy, now=now, override_violations=merged
     )
-    result = compare(before, after, ledger, merged)
-    result.update(
+    return replace(
+        compare(before, after, ledger, merged),
         current_config=current.source,
         other_config=other.source,
-        replayed_at=now.isoformat(),
+        replayed_at=now,
         undecidable=dict(sorted(replayed.undecidable.items())),
         rule_errors=dict(sorted(replayed.rule_errors.items())),
-        skipped_shops=replayed.skipped_shops,
+        skipped_shops=tuple(replayed.skipped_shops),
     )
-    return result
 
 
-def _change(old: Any, new: Any) -> str:
+def _change(old: object, new: object) -> str:
     if old == new:
         return "" if old is None else str(old)
     return f"{'–' if old is None else old} → {'–' if new is None else new}"
 
 
-def render_replay(result: Mapping[str, Any]) -> str:
+def _shown(side: Side) -> tuple[int, int, int | None, str | None, int | float, int | float]:
+    """The side's values as the terminal shows them (money as in the scorecard's JSON)."""
+    return (
+        side.violations,
+        side.points,
+        side.score,
+        side.grade,
+        json_number(side.pay_adjustment),
+        json_number(side.fines),
+    )
+
+
+def render_replay(report: ReplayReport) -> str:
     """The replay for the terminal: one row per agent, ``old → new`` where it changes."""
     headers = ["agent", "name", "violations", "points", "score", "grade", "pay", "fines"]
-    rows = []
-    for a in result["agents"]:
-        old, new = a["current"], a["replayed"]
-        rows.append(
-            [
-                a["agent"],
-                a.get("name") or "",
-                *(
-                    _change(old[key], new[key])
-                    for key in ("violations", "points", "score", "grade", "pay_adjustment", "fines")
-                ),
-            ]
-        )
+    rows = [
+        [
+            a.agent,
+            a.name or "",
+            *(
+                _change(old, new)
+                for old, new in zip(_shown(a.current), _shown(a.replayed), strict=True)
+            ),
+        ]
+        for a in report.agents
+    ]
     lines = [
-        f"What-if replay {result['month']}: {result.get('current_config', 'current')} "
-        f"→ {result.get('other_config', 'other')}",
+        f"What-if replay {report.month}: {report.current_config} → {report.other_config}",
         "",
         table(headers, rows, right=set(range(2, 8))) if rows else "(no agents)",
         "",
         "by rule: "
         + (
-            ", ".join(
-                f"{r['rule']} {_change(r['current'], r['replayed'])}" for r in result["rules"]
-            )
+            ", ".join(f"{r.rule} {_change(r.current, r.replayed)}" for r in report.rules)
             or "no violations"
         ),
+        "team level: "
+        + _change(report.team_current.violations, report.team_replayed.violations)
+        + " violation(s)",
     ]
-    team = result.get("team") or {}
-    if team:
-        lines.append(
-            "team level: "
-            + _change(team["current"]["violations"], team["replayed"]["violations"])
-            + " violation(s)"
-        )
-    if result.get("undecidable"):
-        counts = ", ".join(f"{rule} {n}" for rule, n in result["undecidable"].items())
+    if report.undecidable:
+        counts = ", ".join(f"{rule} {n}" for rule, n in report.undecidable.items())
         lines.append(f"undecidable in the replay: {counts}")
-    if result.get("skipped_shops"):
-        lines.append(f"shops without stored history: {', '.join(result['skipped_shops'])}")
-    if not any(a["changed"] for a in result["agents"]):
+    if report.skipped_shops:
+        lines.append(f"shops without stored history: {', '.join(report.skipped_shops)}")
+    if not any(a.changed for a in report.agents):
         lines.append("no agent's scorecard would change")
     return "\n".join(lines)

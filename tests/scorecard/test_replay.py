@@ -3,6 +3,7 @@ replay with CS101 `within = "30m"` shows who would lose points — and writes no
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.model import Direction, Stream
 from daemon.config.settings import Settings
-from daemon.scoring.replay import render_replay, replay
+from daemon.scoring.replay import RuleCount, Side, TeamCount, render_replay, replay
 from daemon.simulator.world import new_message, new_order
 from daemon.store.ledger import Ledger
 from daemon.store.observations import ObservationStore, StreamState
@@ -121,41 +122,15 @@ async def test_a_shorter_cs101_window_costs_a1_an_order(
     result = await replay(engine, current, other, "2026-11", policy=POLICY, now=NOW)
 
     assert await _counts(engine) == before, "a replay writes nothing"
-    a1 = next(a for a in result["agents"] if a["agent"] == "a1")
-    assert a1["current"] == {
-        "violations": 0,
-        "points": 0,
-        "score": 80,
-        "grade": "B",
-        "pay_adjustment": 0,
-        "fines": 0,
-    }
-    assert a1["replayed"] == {
-        "violations": 1,
-        "points": 2,
-        "score": 78,
-        "grade": "C",
-        "pay_adjustment": -20,
-        "fines": 5,
-    }, "o-1 becomes a1's; the waived o-4 stays waived"
-    assert a1["difference"] == {
-        "violations": 1,
-        "points": 2,
-        "score": -2,
-        "grade": "B → C",
-        "pay_adjustment": -20,
-        "fines": 5,
-    }
-    assert [a["changed"] for a in result["agents"]] == [True, False, False]
-    assert result["rules"] == [{"rule": "CS101", "current": 1, "replayed": 2}]
-    assert (
-        result["team"]["current"]
-        == result["team"]["replayed"]
-        == {
-            "violations": 1,
-            "points": 2,
-        }
-    )
+    a1 = next(a for a in result.agents if a.agent == "a1")
+    assert a1.current == Side(violations=0, points=0, score=80, grade="B")
+    assert a1.replayed == Side(
+        violations=1, points=2, score=78, grade="C", pay_adjustment=Decimal(-20), fines=Decimal(5)
+    ), "o-1 becomes a1's; the waived o-4 stays waived"
+    assert [a.changed for a in result.agents] == [True, False, False]
+    assert result.rules == (RuleCount(rule="CS101", current=1, replayed=2),)
+    assert result.team_current == result.team_replayed == TeamCount(violations=1, points=2)
+    assert (result.current_config, result.other_config) == (current.source, other.source)
 
     text = render_replay(result)
     assert "What-if replay 2026-11" in text
@@ -171,7 +146,7 @@ async def test_replaying_the_current_config_changes_nothing(
     current = make_settings(tmp_path, database_url)
     await _daemon_records(engine, current)
     result = await replay(engine, current, current, "2026-11", policy=POLICY, now=NOW)
-    assert not any(a["changed"] for a in result["agents"])
+    assert not any(a.changed for a in result.agents)
     assert "no agent's scorecard would change" in render_replay(result)
 
 
@@ -180,5 +155,5 @@ async def test_a_shop_without_stored_history_is_reported(
 ) -> None:
     current = make_settings(tmp_path, database_url)
     result = await replay(engine, current, current, "2026-11", policy=POLICY, now=NOW)
-    assert result["skipped_shops"] == ["s"]
+    assert result.skipped_shops == ("s",)
     assert "shops without stored history: s" in render_replay(result)

@@ -4,6 +4,7 @@ is pure, so it is built here from records, without a store."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from daemon.scoring.replay import compare, render_replay
@@ -43,13 +44,12 @@ def test_the_replay_table_is_unchanged() -> None:
         violation(None, points=2, fine="5", deadline="2026-11-03 10:30"),
         violation("gone", points=2, fine="5", deadline="2026-11-04 10:30"),
     ]
-    result = compare(_card(ledger), _card(merged), ledger, merged)
-    result.update(
+    result = replace(
+        compare(_card(ledger), _card(merged), ledger, merged),
         current_config="shopwatch.toml",
         other_config="stricter.toml",
         undecidable={"CS102": 2},
-        rule_errors={},
-        skipped_shops=["b"],
+        skipped_shops=("b",),
     )
     expected = (GOLDEN / "replay.txt").read_text(encoding="utf-8")
     assert render_replay(result) + "\n" == expected
