@@ -47,6 +47,8 @@ EVALUATE_JOB = "evaluate"
 RELOAD_GRACE_SECONDS = 30.0
 SCORE_INTERVAL = 60.0
 """How often the month-to-date scores behind shopwatch_agent_score are recomputed."""
+DECISIONS_INTERVAL = 15
+"""How often the in-review and appeals-pending gauges are counted from the ledger."""
 
 SourceFactory = Callable[[StreamSettings], OrderSource | ChatSource]
 
@@ -208,6 +210,14 @@ class Daemon:
                 replace_existing=True,
             )
         self.scheduler.add_job(
+            self.publish_decisions,
+            "interval",
+            seconds=DECISIONS_INTERVAL,
+            id="decisions",
+            next_run_time=now,
+            replace_existing=True,
+        )
+        self.scheduler.add_job(
             self.publish_scores,
             "interval",
             seconds=SCORE_INTERVAL,
@@ -319,6 +329,17 @@ class Daemon:
                 await evaluator.tick()
             except Exception:
                 log.exception("evaluation crashed", shop=shop)
+
+    async def publish_decisions(self) -> None:
+        """Violations awaiting a supervisor (in review, appealed) as gauges, counted here so
+        a scrape never touches the database."""
+        async with self._job():
+            try:
+                counts = await self.ledger.status_counts()
+            except Exception:
+                log.exception("counting violations awaiting a decision failed")
+                return
+            self.metrics.awaiting_decision(counts)
 
     async def publish_scores(self) -> None:
         """Month-to-date scores as ``shopwatch_agent_score{agent}``, computed here so a

@@ -188,6 +188,19 @@ class Api:
         )
         return web.json_response(result)
 
+    async def appeal(self, request: web.Request) -> web.Response:
+        """``{by, reason}``: the attributed agent disputes an open violation (申诉)."""
+        self._authorize(request)
+        body = await self._body(request)
+        result = await self.ledger.appeal(
+            _violation_id(request),
+            by=_text(body, "by"),
+            reason=_text(body, "reason"),
+            now=self.clock.now(),
+            window=self.settings().appeal_window,
+        )
+        return web.json_response(result)
+
     async def waive(self, request: web.Request) -> web.Response:
         return await self._transition(request, "waived")
 
@@ -285,6 +298,7 @@ def make_app(api: Api, registry: CollectorRegistry) -> web.Application:
     app.router.add_get("/api/violations/{id}", api.show_violation)
     app.router.add_post("/api/violations/{id}/waive", api.waive)
     app.router.add_post("/api/violations/{id}/confirm", api.confirm)
+    app.router.add_post("/api/violations/{id}/appeal", api.appeal)
     app.router.add_get("/api/scorecard", api.scorecard)
     app.router.add_post("/api/bonuses", api.add_bonus)
     app.router.add_post("/api/adjustments", api.set_adjustment)

@@ -167,6 +167,17 @@ def violation_notice(
     fine_en = f", fine {fine} CNY" if breach.fine else ""
     head_zh = "违规升级" if escalated else "违规"
     head_en = "Escalated violation" if escalated else "Violation"
+    registered = _rule(subject.rule)
+    review = registered is not None and registered.review
+    act_zh = "可在台账中确认或豁免（需填写理由）。"
+    act_en = "Confirm or waive it (with a reason) in the ledger."
+    if review:
+        head_zh, head_en = f"待审核{head_zh}", f"{head_en} to review"
+        act_zh = "该规则的违规需主管审核：确认后才计分，或填写理由豁免。"
+        act_en = (
+            "This rule's violations need a supervisor's review: they count only once "
+            "confirmed, or waive it with a reason."
+        )
     deadline = _clock(breach.deadline, timezone, now)
     title = f"【{head_zh}】{subject.rule} {name_zh} · {shop} · {what_zh}"
     summary = (
@@ -176,11 +187,11 @@ def violation_notice(
     description = (
         f"店铺 {shop} 的{what_zh}（买家 {subject.buyer_id}）违反 {subject.rule}「{name_zh}」："
         f"截止 {deadline}，{_clock(detected_at, timezone, now)} 发现。{who_zh}{shift_zh}。"
-        f"{tier_zh}扣 {breach.points} 分{fine_zh}。可在台账中确认或豁免（需填写理由）。\n"
+        f"{tier_zh}扣 {breach.points} 分{fine_zh}。{act_zh}\n"
         f"{head_en} of {subject.rule} ({name_en}) in shop {shop}: {what_en} "
         f"(buyer {subject.buyer_id}) was due at {deadline} and the breach was detected at "
         f"{_clock(detected_at, timezone, now)}; {who_en}{shift_en}; {tier_en}"
-        f"{breach.points} point(s){fine_en}. Confirm or waive it (with a reason) in the ledger. "
+        f"{breach.points} point(s){fine_en}. {act_en} "
         f"Times are {timezone.key}."
     )
     return Notice(

@@ -10,16 +10,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-if typing.TYPE_CHECKING:
-    from daemon.config.alert_settings import AlertSettings
 
 from checks.business_time import BusinessCalendar, Holiday, Shift
 from checks.options import RuleOptions
@@ -28,6 +24,7 @@ from connectors import registry as connector_registry
 from connectors.base import SourceConfig
 from connectors.model import Stream
 from connectors.options import OptionError
+from daemon.config.alert_settings import AlertSettings, parse_alerts
 from daemon.config.options import options_from_table
 from daemon.config.secrets import resolve_secret_path, secret_reader
 from daemon.config.toml_table import (
@@ -185,10 +182,12 @@ class Settings:
     shifts: tuple[Shift, ...]
     holidays: tuple[Holiday, ...]
     rules: Mapping[str, RuleOptions]
-    alerts: AlertSettings = field(default_factory=lambda: _alerts_module().AlertSettings())
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     policy_file: Path | None = None
     """``[scorecard] policy_file``: the shop's policy catalogue. Unset: ``policy.toml`` beside
     the config file if there is one, else the catalogue shipped with shopwatch."""
+    appeal_window: timedelta = timedelta(days=7)
+    """``[scorecard] appeal_window``: how long after detection an agent may appeal (SPEC §4)."""
 
     @property
     def roster(self) -> frozenset[str]:
@@ -300,14 +299,6 @@ def _rules(table: TomlTable) -> dict[str, RuleOptions]:
     return result
 
 
-def _alerts_module() -> Any:
-    # daemon.alerts builds on this module (its listener takes a Settings), so its config
-    # part is imported when a config is read rather than at import time.
-    from daemon.config import alert_settings as config
-
-    return config
-
-
 def _default_database_url() -> str:
     state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
     directory = Path(state) if state else Path.cwd()
@@ -352,8 +343,9 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
     rules = _rules(root.table("rules", required=False))
     scorecard = root.table("scorecard", required=False)
     policy_file = scorecard.get("policy_file", text, None)
+    appeal_window = scorecard.get("appeal_window", positive_duration, timedelta(days=7))
     scorecard.finish()
-    alerts = _alerts_module().parse_alerts(root.raw("alerts", {}), source, config_dir)
+    alerts = parse_alerts(root.raw("alerts", {}), source, config_dir)
     root.finish()
 
     settings = Settings(
@@ -371,6 +363,7 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
         rules=rules,
         alerts=alerts,
         policy_file=config_dir / policy_file if policy_file else None,
+        appeal_window=appeal_window,
     )
     try:
         settings.calendar()

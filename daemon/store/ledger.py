@@ -9,9 +9,9 @@ Supervisors move a violation ``open → confirmed | waived``; waiving needs who 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,13 +19,24 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from checks.registry import evidence_type
+from checks.registry import BY_CODE, evidence_type
 from checks.subject import Breach, Undecidable
 from daemon.errors import BadInput, Conflict, NotFound
 from daemon.store.observations import dialect_insert
 from daemon.store.tables import undecidable_subjects, violation_events, violations
 
-STATUSES = ("open", "confirmed", "waived")
+STATUSES = ("open", "review", "appealed", "confirmed", "waived")
+"""SPEC §4: ``review`` (rules that judge wording: counts nowhere until a supervisor confirms),
+``appealed`` (the agent disputes it: still counts until a supervisor decides)."""
+DECIDABLE = ("open", "review", "appealed")
+"""What a supervisor may still confirm or waive."""
+APPEAL_WINDOW = timedelta(days=7)
+
+
+def initial_status(rule: str) -> str:
+    """``review`` for a rule recorded for review, else ``open``."""
+    registered = BY_CODE.get(rule)
+    return "review" if registered is not None and registered.review else "open"
 
 
 def summarize_evidence(violation: dict[str, Any], timezone: ZoneInfo, now: datetime) -> str:
@@ -105,7 +116,7 @@ class Ledger:
                     "tier": b.tier,
                     "points": b.points,
                     "fine": _money(b.fine),
-                    "status": "open",
+                    "status": initial_status(b.subject.rule),
                     "final": b.final,
                     "source": "rule",
                     "evidence": b.evidence.to_json(),
@@ -309,32 +320,131 @@ class Ledger:
     async def set_status(
         self, violation_id: int, status: str, *, by: str, reason: str, now: datetime
     ) -> dict[str, Any]:
+        """A supervisor's decision: ``confirmed`` or ``waived`` (a reason is required to waive,
+        and to decide an appeal either way)."""
         if status not in ("confirmed", "waived"):
             raise BadInput(f"must be confirmed or waived, not {status!r}", field="status")
         if not by.strip():
             raise BadInput("required: the supervisor's name", field="by")
         if status == "waived" and not reason.strip():
             raise BadInput("required to waive a violation", field="reason")
+
+        def check(row: Any, appealed_before: bool) -> None:
+            if row.status not in DECIDABLE:
+                raise Conflict(f"violation {violation_id} is already {row.status}", field="status")
+            if row.status == "appealed" and not reason.strip():
+                raise BadInput("required to decide an appeal", field="reason")
+
+        return await self._change(violation_id, status, by, reason, now, check)
+
+    async def appeal(
+        self,
+        violation_id: int,
+        *,
+        by: str,
+        reason: str,
+        now: datetime,
+        window: timedelta = APPEAL_WINDOW,
+    ) -> dict[str, Any]:
+        """The attributed agent disputes an open violation (申诉), once, within ``window`` of its
+        detection; it keeps counting until a supervisor confirms or waives it."""
+        if not by.strip():
+            raise BadInput("required: the appealing agent's id", field="by")
+        if not reason.strip():
+            raise BadInput("required: why the agent disputes it", field="reason")
+
+        def check(row: Any, appealed_before: bool) -> None:
+            if appealed_before:
+                raise Conflict(f"violation {violation_id} was appealed already", field="status")
+            if row.status != "open":
+                raise Conflict(
+                    f"violation {violation_id} is {row.status}: only an open one can be appealed",
+                    field="status",
+                )
+            if row.agent is None:
+                raise Conflict(
+                    f"violation {violation_id} is the team's: there is no agent to appeal it",
+                    field="agent",
+                )
+            if by.strip() != row.agent:
+                raise BadInput(
+                    f"only {row.agent}, to whom violation {violation_id} is attributed, may "
+                    "appeal it",
+                    field="by",
+                )
+            if now - row.detected_at > window:
+                days = window.total_seconds() / 86400
+                raise Conflict(
+                    f"the appeal window ({days:g} days after detection) has closed",
+                    field="detected_at",
+                )
+
+        return await self._change(violation_id, "appealed", by, reason, now, check)
+
+    async def _change(
+        self,
+        violation_id: int,
+        status: str,
+        by: str,
+        reason: str,
+        now: datetime,
+        check: Callable[[Any, bool], None],
+    ) -> dict[str, Any]:
+        """Check the row, then change its status only if nobody changed it meanwhile: of two
+        decisions at the same moment exactly one wins and the other is told (409)."""
         async with self.engine.begin() as conn:
-            # Conditional on the status still being open, so of two decisions at the same
-            # moment exactly one wins and the other is told (a read-then-write would let
-            # both succeed).
+            row = (
+                await conn.execute(
+                    select(violations.c.status, violations.c.agent, violations.c.detected_at).where(
+                        violations.c.id == violation_id
+                    )
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"no violation with id {violation_id}", field="id")
+            appealed_before = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(violation_events)
+                    .where(
+                        violation_events.c.violation_id == violation_id,
+                        violation_events.c.action == "appealed",
+                    )
+                )
+            ).scalar_one() > 0
+            check(row, appealed_before)
             changed = await conn.execute(
                 update(violations)
-                .where(violations.c.id == violation_id, violations.c.status == "open")
+                .where(violations.c.id == violation_id, violations.c.status == row.status)
                 .values(status=status, updated_at=now)
             )
             if changed.rowcount != 1:
-                current = (
-                    await conn.execute(
-                        select(violations.c.status).where(violations.c.id == violation_id)
-                    )
-                ).scalar_one_or_none()
-                if current is None:
-                    raise NotFound(f"no violation with id {violation_id}", field="id")
-                raise Conflict(f"violation {violation_id} is already {current}", field="status")
-            await self._event(conn, violation_id, now, status, by=by, reason=reason)
+                raise Conflict(
+                    f"violation {violation_id} was changed by someone else meanwhile; "
+                    "look at it again",
+                    field="status",
+                )
+            await self._event(
+                conn,
+                violation_id,
+                now,
+                status,
+                by=by.strip(),
+                reason=reason,
+                details={"from": row.status},
+            )
         return await self.get(violation_id)
+
+    async def status_counts(self) -> list[tuple[str | None, str, str, int]]:
+        """``(shop, rule, status, count)`` of violations awaiting a decision (review,
+        appealed): the in-review and appeals-pending gauges."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(violations.c.shop, violations.c.rule, violations.c.status, func.count())
+                .where(violations.c.status.in_(("review", "appealed")))
+                .group_by(violations.c.shop, violations.c.rule, violations.c.status)
+            )
+            return [(r[0], r[1], r[2], int(r[3])) for r in rows]
 
     async def get(self, violation_id: int) -> dict[str, Any]:
         async with self.engine.connect() as conn:

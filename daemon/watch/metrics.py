@@ -93,6 +93,19 @@ class Metrics:
             ["shop", "rule"],
             registry=r,
         )
+        self.in_review = Gauge(
+            "shopwatch_violations_in_review",
+            "Violations of rules that judge wording, awaiting a supervisor's review (they "
+            "count nowhere until confirmed).",
+            ["shop", "rule"],
+            registry=r,
+        )
+        self.appeals_pending = Gauge(
+            "shopwatch_appeals_pending",
+            "Violations appealed by their agent, awaiting a supervisor's decision.",
+            ["shop"],
+            registry=r,
+        )
         self.undecidable = Counter(
             "shopwatch_undecidable",
             "Subjects the evidence could not decide (never recorded as violations).",
@@ -229,6 +242,10 @@ class Metrics:
                     self.ledger.add((shop, rule.code, agent), count=0, points=0)
                 for reason in rule.undecidable_reasons:
                     self.undecidable.labels(shop, rule.code, reason)
+            self.appeals_pending.labels(shop)
+            for rule in rules:
+                if rule.review:
+                    self.in_review.labels(shop, rule.code)
             for agent in self.roster:
                 self.reply_seconds.labels(shop, agent)
                 self.conversations.labels(shop, agent)
@@ -243,3 +260,26 @@ class Metrics:
         if reason not in POLL_ERROR_REASONS:
             reason = "error"
         self.poll_errors.labels(shop, stream.value, reason).inc()
+
+    def awaiting_decision(self, counts: Iterable[tuple[str | None, str, str, int]]) -> None:
+        """Set the in-review and appeals-pending gauges from ``(shop, rule, status, count)``;
+        series no longer in ``counts`` drop to zero (team-level rows have shop ``""``)."""
+        review: dict[tuple[str, str], int] = defaultdict(int)
+        appealed: dict[str, int] = defaultdict(int)
+        for shop, rule, status, count in counts:
+            if status == "review":
+                review[(shop or "", rule)] += count
+            elif status == "appealed":
+                appealed[shop or ""] += count
+        for labels in _known_labels(self.in_review):
+            review.setdefault((labels["shop"], labels["rule"]), 0)
+        for labels in _known_labels(self.appeals_pending):
+            appealed.setdefault(labels["shop"], 0)
+        for (shop, rule), count in review.items():
+            self.in_review.labels(shop, rule).set(count)
+        for shop, count in appealed.items():
+            self.appeals_pending.labels(shop).set(count)
+
+
+def _known_labels(gauge: Gauge) -> list[dict[str, str]]:
+    return [sample.labels for metric in gauge.collect() for sample in metric.samples]

@@ -52,6 +52,8 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shopwatch_violation_points_total": ("counter", ("shop", "rule", "agent")),
     "shopwatch_open_items": ("gauge", ("shop", "rule")),
     "shopwatch_at_risk_items": ("gauge", ("shop", "rule")),
+    "shopwatch_violations_in_review": ("gauge", ("shop", "rule")),
+    "shopwatch_appeals_pending": ("gauge", ("shop",)),
     "shopwatch_undecidable_total": ("counter", ("shop", "rule", "reason")),
     "shopwatch_polls_total": ("counter", ("shop", "stream")),
     "shopwatch_poll_errors_total": ("counter", ("shop", "stream", "reason")),

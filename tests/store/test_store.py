@@ -175,7 +175,7 @@ async def test_waive_needs_who_and_why_and_keeps_the_trail(engine: AsyncEngine) 
         "action": "waived",
         "by": "Chen",
         "reason": "buyer paid by bank transfer",
-        "details": {},
+        "details": {"from": "open"},
     }
     with pytest.raises(Refused, match="already waived"):
         await ledger.set_status(recorded.violation_id, "confirmed", by="Chen", reason="", now=T0)
