@@ -409,7 +409,22 @@ class Daemon:
         return result
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
-        return self.ready, {"streams": self.stream_status()}
+        """Ready once started, and while every shop's evaluation succeeds: one that cannot
+        write its findings (a full disk, a lost database) is not ready until it can."""
+        failures = self.evaluation_failures()
+        details: dict[str, Any] = {"streams": self.stream_status()}
+        if failures:
+            details["evaluation"] = failures
+        return self.ready and not failures, details
+
+    def evaluation_failures(self) -> dict[str, str]:
+        if self.watch is None:
+            return {}
+        return {
+            shop: evaluator.failure
+            for shop, evaluator in self.watch.evaluators.items()
+            if evaluator.failure is not None
+        }
 
     def status_line(self) -> str:
         """One line for systemd's STATUS=: what the daemon is doing now."""
@@ -417,6 +432,9 @@ class Daemon:
         failing = [name for name, s in streams.items() if not s["ok"]]
         backfilling = [name for name, s in streams.items() if s["backfilling"]]
         shops = len(self.settings.shops)
+        broken = sorted(self.evaluation_failures())
+        if broken:
+            return f"NOT READY: cannot record findings of {', '.join(broken)} (see the log)"
         if failing:
             return f"watching {shops} shop(s); failing: {', '.join(failing)}"
         if backfilling:

@@ -40,6 +40,8 @@ class _Found:
     """What one batch of buyers produced that must be written."""
 
     breaches: list[Breach] = field(default_factory=list)
+    settle: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    """Subjects decided for good by this batch: marked settled only once it is written."""
     undecidable: list[Undecidable] = field(default_factory=list)
 
 
@@ -77,6 +79,8 @@ class ShopEvaluator:
         """Subjects decided for good (deadline by key): not written again while in memory.
         Forgotten once out of the evaluation horizon, where nothing looks at them again."""
         self.pruned_at: datetime | None = None
+        self.failure: str | None = None
+        """Why the last evaluation failed (a storage fault), or None: readiness reads it."""
         self.started = False
 
     def new_data(self, stream: Stream, records: Sequence[Any]) -> None:
@@ -101,13 +105,23 @@ class ShopEvaluator:
             self.dirty |= await self.store.active_buyers(self.shop, horizon_start)
             self.started = True
         complete = marks.complete_until
-        due = {buyer for buyer, at in self.recheck.items() if at <= complete}
-        buyers = sorted(self.dirty | due)
+        due = {buyer: at for buyer, at in self.recheck.items() if at <= complete}
+        buyers = sorted(self.dirty | set(due))
         self.dirty.clear()
         for buyer in due:
             del self.recheck[buyer]
-        if buyers:
-            await self._evaluate(buyers, marks, now, horizon_start)
+        try:
+            if buyers:
+                await self._evaluate(buyers, marks, now, horizon_start)
+        except BaseException as error:
+            # Nothing is marked done before it is durably written: every buyer of this tick
+            # is looked at again next time (the ledger's keys make a repeat harmless).
+            self.dirty.update(buyers)
+            for buyer, at in due.items():
+                self._recheck(buyer, at)
+            self.failure = f"{type(error).__name__}: {error}"
+            raise
+        self.failure = None
         await self._publish_open_items(now)
         self._forget_settled(horizon_start)
         return len(buyers)
@@ -158,12 +172,12 @@ class ShopEvaluator:
             elif isinstance(outcome, Breach):
                 found.breaches.append(outcome)
                 if outcome.final:
-                    self.settled[key] = outcome.deadline
+                    found.settle[key] = outcome.deadline
                 elif outcome.recheck_at is not None:
                     self._recheck(buyer, outcome.recheck_at)
             elif isinstance(outcome, Undecidable):
                 found.undecidable.append(outcome)
-                self.settled[key] = outcome.deadline
+                found.settle[key] = outcome.deadline
 
     async def _record(self, found: _Found, now: datetime) -> None:
         """Write a batch's findings in two transactions, then tell metrics and listeners."""
@@ -174,6 +188,7 @@ class ShopEvaluator:
                 "undecidable", shop=self.shop, rule=rule, subject=subject, reason=outcome.reason
             )
         recorded_all = await self.ledger.record_many(self.shop, found.breaches, now)
+        self.settled.update(found.settle)
         changed = [
             (breach, recorded)
             for breach, recorded in zip(found.breaches, recorded_all, strict=True)
