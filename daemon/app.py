@@ -403,6 +403,7 @@ class Daemon:
             result[f"{poller.shop}/{poller.stream.value}"] = {
                 "ok": not poller.failing,
                 "backfilling": state is None or state.last_success_at is None,
+                "paused_until": poller.paused_until.isoformat() if poller.paused_until else None,
                 "watermark": state.watermark.isoformat() if state else None,
                 "error": poller.last_error,
             }
@@ -418,13 +419,18 @@ class Daemon:
         return self.ready and not failures, details
 
     def evaluation_failures(self) -> dict[str, str]:
+        """Shops whose findings or data cannot be stored now, with why."""
         if self.watch is None:
             return {}
-        return {
+        failures = {
             shop: evaluator.failure
             for shop, evaluator in self.watch.evaluators.items()
             if evaluator.failure is not None
         }
+        for poller in self.watch.pollers:
+            if poller.storage_failure is not None:
+                failures.setdefault(poller.shop, poller.storage_failure)
+        return failures
 
     def status_line(self) -> str:
         """One line for systemd's STATUS=: what the daemon is doing now."""
@@ -435,6 +441,11 @@ class Daemon:
         broken = sorted(self.evaluation_failures())
         if broken:
             return f"NOT READY: cannot record findings of {', '.join(broken)} (see the log)"
+        paused = [
+            f"{name} until {s['paused_until']}" for name, s in streams.items() if s["paused_until"]
+        ]
+        if paused:
+            return f"watching {shops} shop(s); paused by the platform: {', '.join(paused)}"
         if failing:
             return f"watching {shops} shop(s); failing: {', '.join(failing)}"
         if backfilling:

@@ -30,7 +30,7 @@ from connectors.model import Stream
 
 TEAM = "team"
 UNKNOWN_AGENT = "unknown"
-POLL_ERROR_REASONS = ("unavailable", "rate_limited", "auth", "bad_response", "error")
+POLL_ERROR_REASONS = ("unavailable", "rate_limited", "auth", "bad_response", "storage", "error")
 REPLY_BUCKETS = (30, 60, 120, 180, 300, 600, 1200, 1800, 3600, 7200)
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 EVALUATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -137,6 +137,12 @@ class Metrics:
             ["shop", "stream"],
             registry=r,
         )
+        self.paused_until = Gauge(
+            "shopwatch_stream_paused_until_timestamp_seconds",
+            "When a platform's ban on the stream ends (0: not paused); no poll before then.",
+            ["shop", "stream"],
+            registry=r,
+        )
         self.last_success = Gauge(
             "shopwatch_last_success_timestamp_seconds",
             "Unix time of the last successful poll.",
@@ -232,6 +238,7 @@ class Metrics:
                 self.stream_up.labels(shop, s)
                 self.auth_failed.labels(shop, s)
                 self.pages_rejected.labels(shop, s)
+                self.paused_until.labels(shop, s)
                 self.poll_duration.labels(shop, s)
                 for reason in POLL_ERROR_REASONS:
                     self.poll_errors.labels(shop, s, reason)

@@ -14,10 +14,10 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import structlog
 
@@ -30,6 +30,13 @@ from daemon.store.observations import ObservationStore, StreamState
 from daemon.watch.metrics import Metrics
 
 log = structlog.get_logger("shopwatch.poller")
+
+MAX_PAGES_PER_POLL = 5_000
+"""A poll that has not reached the last page by then is refused (a platform whose paging
+never ends would otherwise keep one poll alive for ever); at the generic API's 500 items a
+page that is 2.5 million records, far beyond any back-fill."""
+
+T = TypeVar("T")
 
 NewData = Callable[[str, Stream, Sequence[Any]], None]
 """Told about newly stored orders or messages: (shop, stream, new records)."""
@@ -82,6 +89,10 @@ class StreamPoller:
         self.failing = False
         self.auth_failed = False
         self.last_error: str | None = None
+        self.storage_failure: str | None = None
+        """Why storing the last poll's data failed, or None: the daemon is not ready then."""
+        self.paused_until: datetime | None = None
+        """The platform banned us until then (e.g. TOP's spent daily quota): no poll before."""
         self._log = log.bind(shop=shop, stream=self.stream.value, kind=settings.kind)
 
     @property
@@ -107,20 +118,29 @@ class StreamPoller:
             await self.start()
         assert self.state is not None
         started = self.clock.now()
+        if self.paused_until is not None:
+            if started < self.paused_until:
+                return False
+            self.paused_until = None
+            self.metrics.paused_until.labels(*self.labels).set(0)
+            self._log.info("ban over: polling again")
         since = self.state.watermark
         backfilling = self.state.last_success_at is None
         timer = time.perf_counter()
         self.metrics.polls.labels(*self.labels).inc()
         try:
             items = await self._read_all_pages(since, started, backfilling)
+            watermark = max(since, started - self.settings.settle)
+            await self.store.advance_watermark(self.shop, self.stream, watermark, started)
         except ConnectorError as error:
             self._failed(error)
+            return False
+        except Exception as error:
+            self._storage_failed(error)
             return False
         finally:
             self.metrics.poll_duration.labels(*self.labels).observe(time.perf_counter() - timer)
 
-        watermark = max(since, started - self.settings.settle)
-        await self.store.advance_watermark(self.shop, self.stream, watermark, started)
         self.state = StreamState(
             shop=self.shop,
             stream=self.stream,
@@ -136,17 +156,33 @@ class StreamPoller:
             self._log.info("stream recovered", watermark=watermark.isoformat())
         elif backfilling:
             self._log.info("backfill complete", items=items, watermark=watermark.isoformat())
+        if self.storage_failure is not None:
+            self._log.info("storage recovered")
         self.failing = self.auth_failed = False
-        self.last_error = None
+        self.last_error = self.storage_failure = None
         return True
 
     async def _read_all_pages(self, since: datetime, started: datetime, backfilling: bool) -> int:
         """Every page since ``since``. The next page is fetched while this one is stored:
         the request waits on the network while the insert runs in the database's thread."""
         pages = items = 0
+        seen: set[str] = set()
         page = await self._fetch(since, None)
         while True:
             token = page.next_page_token
+            if token is not None and token in seen:
+                raise BadResponse(
+                    f"the platform sent the page token {token[:40]!r} a second time in one "
+                    "poll: its paging loops",
+                    field="next_page_token",
+                )
+            if token is not None and len(seen) >= MAX_PAGES_PER_POLL:
+                raise BadResponse(
+                    f"more than {MAX_PAGES_PER_POLL} pages in one poll: paging never ends",
+                    field="next_page_token",
+                )
+            if token is not None:
+                seen.add(token)
             ahead = asyncio.create_task(self._fetch(since, token)) if token else None
             try:
                 await self._store(page, started)
@@ -181,9 +217,7 @@ class StreamPoller:
         while True:
             attempt += 1
             try:
-                if self.stream is Stream.ORDERS:
-                    return await self.source.fetch_orders(since, page_token)  # type: ignore[union-attr]
-                return await self.source.fetch_messages(since, page_token)  # type: ignore[union-attr]
+                return await self._bounded(self._fetch_once(since, page_token))
             except Unavailable as error:
                 delay = self.retry.delay(attempt, error)
                 if delay is None:
@@ -192,6 +226,21 @@ class StreamPoller:
                     "retrying", attempt=attempt, delay=round(delay, 2), error=str(error)
                 )
                 await self.sleep(delay)
+
+    async def _fetch_once(self, since: datetime, page_token: str | None) -> Page[Any]:
+        if self.stream is Stream.ORDERS:
+            return await self.source.fetch_orders(since, page_token)  # type: ignore[union-attr]
+        return await self.source.fetch_messages(since, page_token)  # type: ignore[union-attr]
+
+    async def _bounded(self, request: Awaitable[T]) -> T:
+        """One request attempt, bounded in total time: a client's own timeout is per read,
+        so a server trickling a byte at a time would otherwise hold a poll for ever."""
+        limit = self.settings.timeout.total_seconds()
+        try:
+            async with asyncio.timeout(limit):
+                return await request
+        except TimeoutError:
+            raise Unavailable(f"no complete answer within {limit:g} s (timeout)") from None
 
     async def _store(self, page: Page[Any], observed_at: datetime) -> None:
         new: Sequence[Order] | Sequence[Message]
@@ -207,7 +256,7 @@ class StreamPoller:
         while True:
             attempt += 1
             try:
-                samples = await self.source.fetch_presence()  # type: ignore[union-attr]
+                samples = await self._bounded(self.source.fetch_presence())  # type: ignore[union-attr]
                 break
             except Unavailable as error:
                 delay = self.retry.delay(attempt, error)
@@ -217,7 +266,40 @@ class StreamPoller:
         if samples:
             await self.store.save_presence(self.shop, samples, observed_at)
 
+    def _storage_failed(self, error: Exception) -> None:
+        """The platform answered but the data could not be stored (a full disk, a lost
+        database): the watermark stays, the stream is down and the daemon not ready."""
+        self.metrics.poll_errors.labels(self.shop, self.stream.value, "storage").inc()
+        self.metrics.stream_up.labels(*self.labels).set(0)
+        first = self.storage_failure is None
+        self.storage_failure = self.last_error = f"storage: {type(error).__name__}"
+        if first:
+            self._log.error(
+                "cannot store what was read",
+                error=type(error).__name__,
+                detail=str(getattr(error, "orig", error))[:200],
+                hint="the watermark stays; the same data is read again once storage works",
+            )
+        self.failing = True
+
+    def _pause(self, error: Unavailable, now: datetime) -> bool:
+        """A ban longer than the retry policy waits pauses the stream until it ends,
+        visibly (metric and status), instead of failing every poll meanwhile."""
+        if error.retry_after is None or error.retry_after <= self.retry.max_retry_after:
+            return False
+        self.paused_until = now + timedelta(seconds=error.retry_after)
+        self.metrics.paused_until.labels(*self.labels).set(self.paused_until.timestamp())
+        self._log.warning(
+            "stream paused by the platform",
+            until=self.paused_until.isoformat(),
+            error=str(error),
+            hint="the platform refuses requests until then (e.g. a spent daily quota)",
+        )
+        return True
+
     def _failed(self, error: ConnectorError) -> None:
+        if isinstance(error, Unavailable):
+            self._pause(error, self.clock.now())
         self.metrics.poll_error(self.shop, self.stream, error)
         self.metrics.stream_up.labels(*self.labels).set(0)
         self.last_error = f"{error.reason}: {error}"

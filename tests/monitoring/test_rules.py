@@ -54,6 +54,7 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shopwatch_at_risk_items": ("gauge", ("shop", "rule")),
     "shopwatch_violations_in_review": ("gauge", ("shop", "rule")),
     "shopwatch_appeals_pending": ("gauge", ("shop",)),
+    "shopwatch_stream_paused_until_timestamp_seconds": ("gauge", ("shop", "stream")),
     "shopwatch_undecidable_total": ("counter", ("shop", "rule", "reason")),
     "shopwatch_polls_total": ("counter", ("shop", "stream")),
     "shopwatch_poll_errors_total": ("counter", ("shop", "stream", "reason")),
