@@ -32,10 +32,11 @@ RULE_FILES = (RECORDING_RULES, ALERTING_RULES)
 RULE_TESTS = tuple(sorted((PROMETHEUS_DIR / "tests").glob("*.yml")))
 DASHBOARD_DIR = REPO / "grafana" / "dashboards"
 DASHBOARDS = {
-    "customer-service.json": "Customer service",
-    "shopwatch-health.json": "shopwatch health",
+    "customer-service.json": "客服监控 · Customer service",
+    "shopwatch-health.json": "shopwatch 运行状态 · shopwatch health",
 }
 DATASOURCE_UID = "shopwatch-prometheus"
+CJK = re.compile(r"[\u4e00-\u9fff]")
 MONITORING_DOC = REPO / "docs" / "monitoring.md"
 
 # --- The metric contract ----------------------------------------------------------------
@@ -503,6 +504,9 @@ def test_dashboard_structure(filename: str) -> None:
     for panel in panels:
         assert panel["type"] in MODERN_PANEL_TYPES, panel["title"]
         assert panel["title"] and panel.get("description"), panel["id"]
+        # Supervisors read Chinese first: every title and description has Chinese beside
+        # the English.
+        assert CJK.search(panel["title"]) and CJK.search(panel["description"]), panel["title"]
         assert panel["datasource"] == {"type": "prometheus", "uid": DATASOURCE_UID}
         grid = panel["gridPos"]
         assert all(isinstance(grid[k], int) for k in "xywh")
