@@ -39,6 +39,7 @@ from daemon.scoring.scorecard import (
     Scorecard,
     ViolationRecord,
 )
+from daemon.store.ledger import initial_status
 from daemon.store.observations import ObservationStore
 from daemon.watch.judge import Judge, watermarks
 
@@ -119,12 +120,14 @@ def merge(
     ledger: Sequence[ViolationRecord], replayed: Sequence[ViolationRecord]
 ) -> list[ViolationRecord]:
     """The ledger with the automatic rules' rows replaced by the replay's, keeping the
-    supervisor's confirm/waive decision on subjects both have."""
+    supervisor's decision on subjects both have; a new subject of a rule recorded for review
+    is in review, as the ledger would record it."""
     replayed_rules = {rule.code for rule in RULES}
     decided = {(v.shop, v.rule, v.subject_id): v.status for v in ledger}
     kept = [v for v in ledger if v.source == "manual" or v.rule not in replayed_rules]
     return kept + [
-        replace(v, status=decided.get((v.shop, v.rule, v.subject_id), "open")) for v in replayed
+        replace(v, status=decided.get((v.shop, v.rule, v.subject_id), initial_status(v.rule)))
+        for v in replayed
     ]
 
 

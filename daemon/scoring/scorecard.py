@@ -47,7 +47,9 @@ from daemon.scoring.conversion import AgentConversion, MonthConversion
 from daemon.scoring.month import Month
 from daemon.scoring.policy import Policy, ScorePolicy
 
-COUNTED = ("open", "confirmed")
+COUNTED = ("open", "appealed", "confirmed")
+"""Statuses that count (SPEC §4): an appealed violation counts until a supervisor decides;
+one in review counts nowhere until confirmed; a waived one nowhere."""
 
 
 # ---- records: what the score is computed from ----
@@ -251,6 +253,8 @@ def compute_scorecard(
     drafts = []
     for agent in _agents_on_card(agents, records, month):
         tally = _tally(by_agent.get(agent.id, []), policy)
+        if any(v.status == "appealed" for v in by_agent.get(agent.id, [])):
+            tally.flags.add("appeal_pending")
         adjustment = adjustments.get(agent.id)
         value = adjustment.value if adjustment else 0
         if abs(value) > limit:
