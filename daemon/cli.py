@@ -20,6 +20,7 @@ from daemon.config.durations import format_duration
 from daemon.config.settings import ConfigError, Settings, load, missing_secrets
 from daemon.errors import Refused
 from daemon.scoring.policy_file import read_policy
+from daemon.sdnotify import RELOAD_TIMEOUT_SECONDS, request_reload
 
 DEFAULT_CONFIG = os.environ.get("SHOPWATCH_CONFIG", "/etc/shopwatch/shopwatch.toml")
 
@@ -96,6 +97,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"shopwatch: secret not readable: {problem}", file=sys.stderr)
         return 1
     return _run_async(service.run(settings, Path(args.config)))
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    if not args.runtime_directory:
+        print(
+            "shopwatch: reload needs --runtime-directory or $RUNTIME_DIRECTORY "
+            "(systemd sets it for the unit's ExecReload=)",
+            file=sys.stderr,
+        )
+        return 1
+    outcome = request_reload(args.pid, Path(args.runtime_directory), timeout=args.timeout)
+    print(f"shopwatch: {outcome.message}", file=sys.stdout if outcome.ok else sys.stderr)
+    return 0 if outcome.ok else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -300,6 +314,25 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("--config", default=DEFAULT_CONFIG)
     run.set_defaults(func=cmd_run)
+
+    reload = sub.add_parser(
+        "reload",
+        help="SIGHUP a running daemon and wait until its new config is in force "
+        "(the unit's ExecReload=); exit 1 if the config was rejected",
+    )
+    reload.add_argument("--pid", type=int, required=True, help="the daemon's pid ($MAINPID)")
+    reload.add_argument(
+        "--runtime-directory",
+        default=os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0] or None,
+        help="where the daemon records its reloads (default: $RUNTIME_DIRECTORY)",
+    )
+    reload.add_argument(
+        "--timeout",
+        type=float,
+        default=RELOAD_TIMEOUT_SECONDS,
+        help=f"seconds (default {RELOAD_TIMEOUT_SECONDS:g})",
+    )
+    reload.set_defaults(func=cmd_reload)
 
     demo = sub.add_parser("demo", help="the simulated shop and the daemon, no set-up")
     demo.add_argument("--config", default="config/demo.toml")

@@ -17,17 +17,35 @@ How the daemon uses it (``Type=notify``, ``WatchdogSec=`` in ``systemd/shopwatch
 
 Outside systemd (tests, a developer's shell) ``$NOTIFY_SOCKET`` is unset and every
 call is a cheap no-op returning ``False``.
+
+The unit's ``ExecReload=`` handshake lives here too (:func:`request_reload`): systemd 252
+(Debian 12) has no ``Type=notify-reload``, and with a plain ``kill -HUP $MAINPID`` the reload
+job ends when ``kill`` returns, before the daemon has even begun. ``shopwatch reload`` sends the
+SIGHUP and returns only once the daemon has recorded, in ``$RUNTIME_DIRECTORY``, that a reload
+begun after the signal has finished. Standard library only, so the command starts quickly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-__all__ = ["SystemdNotifier", "run_watchdog"]
+__all__ = [
+    "ReloadOutcome",
+    "ReloadState",
+    "SystemdNotifier",
+    "read_reload_state",
+    "request_reload",
+    "run_watchdog",
+    "write_reload_state",
+]
 
 #: Upper bound for a blocking ``send`` to the manager. The socket is normally never
 #: full; if PID 1 is so stuck that it is, we would rather drop one message than
@@ -213,3 +231,105 @@ async def run_watchdog(
     while True:
         notifier.watchdog()
         await sleep(period)
+
+
+# --- The ExecReload= handshake -----------------------------------------------------------
+
+#: The file in ``$RUNTIME_DIRECTORY`` where the daemon records its reloads.
+RELOAD_STATE_FILE = "reload-state.json"
+#: How long ``shopwatch reload`` waits by default: below systemd's default reload timeout
+#: (90 s), above the daemon's longest reload (the old jobs get 30 s to finish).
+RELOAD_TIMEOUT_SECONDS = 80.0
+#: How often ``shopwatch reload`` looks at the state file while it waits.
+RELOAD_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class ReloadState:
+    """What the daemon (``pid``) says about its reloads: how many began, how many ended, and
+    how the last one ended. A reload that was requested while another ran is counted when it
+    begins, so ``started`` only counts reloads that read the config file."""
+
+    pid: int
+    started: int = 0
+    finished: int = 0
+    ok: bool = True
+    error: str | None = None
+
+
+def write_reload_state(directory: Path, state: ReloadState) -> None:
+    """Replace the state file atomically (a reader sees the old or the new one, never half)."""
+    target = directory / RELOAD_STATE_FILE
+    partial = directory / f".{RELOAD_STATE_FILE}.{os.getpid()}"
+    partial.write_text(json.dumps(asdict(state)), encoding="utf-8")
+    os.replace(partial, target)
+
+
+def read_reload_state(directory: Path) -> ReloadState | None:
+    """The recorded state, or ``None`` when there is none (yet) or it cannot be read."""
+    try:
+        raw = json.loads((directory / RELOAD_STATE_FILE).read_text(encoding="utf-8"))
+        return ReloadState(
+            pid=int(raw["pid"]),
+            started=int(raw["started"]),
+            finished=int(raw["finished"]),
+            ok=bool(raw["ok"]),
+            error=None if raw.get("error") is None else str(raw["error"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    ok: bool
+    message: str
+
+
+def request_reload(
+    pid: int,
+    directory: Path,
+    *,
+    timeout: float = RELOAD_TIMEOUT_SECONDS,
+    kill: Callable[[int, int], None] = os.kill,
+    sleep: Callable[[float], object] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> ReloadOutcome:
+    """Send SIGHUP to ``pid`` and wait until a reload that began after it has finished.
+
+    Every reload that begins after this function read the state file reads the config as
+    it is now, so the one to wait for is number ``started + 1``: either the SIGHUP starts it,
+    or, when a reload is already running, the daemon queues it to run right after (several
+    SIGHUPs during one reload are folded into that one). ``ok`` is ``False`` when the reload
+    was rejected (the previous configuration keeps running), the daemon exited, it keeps no
+    state here (an older version: restart it), or nothing was confirmed within ``timeout``.
+    """
+    before = read_reload_state(directory)
+    if before is None or before.pid != pid:
+        return ReloadOutcome(
+            False,
+            f"pid {pid} keeps no reload state in {directory}: "
+            "is it shopwatch run, of this version? Restart the service instead.",
+        )
+    wanted = before.started + 1
+    try:
+        kill(pid, signal.SIGHUP)
+    except OSError as exc:
+        return ReloadOutcome(False, f"cannot signal pid {pid}: {exc}")
+    deadline = monotonic() + timeout
+    while True:
+        state = read_reload_state(directory)
+        if state is not None and state.pid == pid and state.finished >= wanted:
+            if state.ok:
+                return ReloadOutcome(True, "configuration reloaded")
+            return ReloadOutcome(
+                False,
+                f"reload rejected, the previous configuration keeps running: {state.error}",
+            )
+        try:
+            kill(pid, 0)
+        except ProcessLookupError:
+            return ReloadOutcome(False, f"pid {pid} exited before its reload finished")
+        if monotonic() >= deadline:
+            return ReloadOutcome(False, f"pid {pid} did not finish its reload in {timeout:g} s")
+        sleep(RELOAD_POLL_SECONDS)

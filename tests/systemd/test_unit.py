@@ -129,7 +129,12 @@ def test_unit_matches_what_the_daemon_does() -> None:
     assert _values("ExecStart") == [
         "/opt/shopwatch/venv/bin/shopwatch run --config /etc/shopwatch/shopwatch.toml"
     ]
-    assert _values("ExecReload") == ["/bin/kill -HUP $MAINPID"]
+    # Waits until the daemon has finished the reload (systemd 252 has no notify-reload).
+    assert _values("ExecReload") == ["/opt/shopwatch/venv/bin/shopwatch reload --pid $MAINPID"]
+    # Where the daemon records its reloads for `shopwatch reload`.
+    assert _values("RuntimeDirectory") == ["shopwatch"]
+    assert _values("RuntimeDirectoryMode") == ["0700"]
+    assert _values("LimitNOFILE") == ["8192"]
     assert _values("WatchdogSec") == ["30"]
     assert _values("StateDirectory") == ["shopwatch"]
     assert _values("ConfigurationDirectory") == ["shopwatch"]
