@@ -28,6 +28,10 @@ Options:
 Known limits:
     An order created before the chat history starts (the daemon was started later, with a
     shorter backfill) cannot be judged and is counted undecidable (``history_incomplete``).
+    An order whose buyer could not be identified (the order lacks the value the connector
+    pairs buyers by, e.g. Shopify withholding e-mail addresses from an app without protected
+    customer data access) cannot be paired with any chat or sibling order: unless it was paid
+    or closed in time it is counted undecidable (``buyer_unidentified``), never a violation.
     A sibling order paid before the order history starts is not seen.
 """
 
@@ -47,6 +51,7 @@ from connectors.model import Order, OrderStatus
 
 CODE = "CS101"
 HISTORY_INCOMPLETE = "history_incomplete"
+BUYER_UNIDENTIFIED = "buyer_unidentified"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,6 +153,12 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
         if evidence.watermarks.complete_until < deadline:
             outcomes.append(Pending(subject=subject, deadline=deadline))
             continue
+        if not all(v.buyer_identified for v in versions):
+            # Its buyer_id is a stand-in: no chase or sibling payment could ever be found.
+            outcomes.append(
+                Undecidable(subject=subject, deadline=deadline, reason=BUYER_UNIDENTIFIED)
+            )
+            continue
         if created_at < evidence.watermarks.chat.history_start:
             outcomes.append(
                 Undecidable(subject=subject, deadline=deadline, reason=HISTORY_INCOMPLETE)
@@ -185,5 +196,5 @@ RULE = Rule(
     evaluate=evaluate,
     doc=rule_doc(__doc__),
     action=("请联系买家催付", "chase the buyer for payment"),
-    undecidable_reasons=(HISTORY_INCOMPLETE,),
+    undecidable_reasons=(HISTORY_INCOMPLETE, BUYER_UNIDENTIFIED),
 )

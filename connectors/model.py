@@ -56,6 +56,11 @@ class Order:
     seller_flag: int
     amount: Decimal
     currency: str
+    buyer_identified: bool = True
+    """False when the order lacks the value its connector was configured to identify the
+    buyer by (e.g. an e-mail address the platform withholds), so ``buyer_id`` is a
+    platform-local stand-in that can never pair with the chat side: a rule that needs the
+    buyer's chat counts such an order undecidable instead of unanswered."""
 
     @property
     def has_buyer_message(self) -> bool:

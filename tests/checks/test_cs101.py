@@ -5,6 +5,7 @@ The default order is placed Monday 10:00 awaiting payment, so D = 11:00.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from checks.business_time import Holiday
-from checks.cs101_unpaid_order_not_chased import Options, evaluate
+from checks.cs101_unpaid_order_not_chased import RULE, Options, evaluate
 from checks.subject import Breach, Outcome, Pending, Satisfied, Subject, Undecidable
 from connectors.model import OrderStatus
 from tests.checks.timeline import (
@@ -351,3 +352,38 @@ class TestBreach:
             once.agent,
             once.points,
         )
+
+
+class TestBuyerIdentity:
+    """A buyer_id that is a connector's stand-in (the order lacked the configured key, e.g.
+    Shopify withholding e-mail addresses) can never pair with chat: undecidable, not unchased.
+    """
+
+    def unidentified(self, **kwargs: Any) -> Any:
+        return replace(order("o1", **kwargs), buyer_identified=False)
+
+    def test_an_unidentified_buyer_is_undecidable_not_a_breach(self) -> None:
+        # 10:00 placed by a buyer known only as an order-local id; 11:00 D passes unchased.
+        outcome = judge(orders=[self.unidentified(created=PLACED)])
+        assert outcome == Undecidable(
+            subject=outcome.subject, deadline=D, reason="buyer_unidentified"
+        )
+
+    def test_an_unidentified_buyer_paid_in_time_is_still_satisfied(self) -> None:
+        versions = [
+            self.unidentified(created=PLACED),
+            self.unidentified(
+                created=PLACED, updated="2026-11-02 10:30", paid="2026-11-02 10:30",
+                status=OrderStatus.PAID,
+            ),
+        ]  # fmt: skip
+        assert isinstance(judge(orders=versions), Satisfied)
+
+    def test_an_unidentified_buyer_is_pending_until_the_watermarks_pass_the_deadline(
+        self,
+    ) -> None:
+        outcome = judge(orders=[self.unidentified(created=PLACED)], watermark="2026-11-02 10:59")
+        assert isinstance(outcome, Pending)
+
+    def test_the_reason_is_declared_for_the_metrics(self) -> None:
+        assert RULE.undecidable_reasons == ("history_incomplete", "buyer_unidentified")
