@@ -1,17 +1,25 @@
 """The ``shopify`` kind's own config keys and its builder.
 
-``token_file`` holds the Admin API access token of a custom app with ``read_orders`` (plus
-``read_all_orders`` to see orders older than 60 days).
+``token_file`` holds the Admin API access token of an app with ``read_orders`` (plus
+``read_all_orders`` to see orders older than 60 days); abandoned checkouts need nothing more.
+With ``buyer_key = "email"`` or ``"phone"`` the app also needs protected customer data access
+to those fields (level 2), or every buyer reads as unidentified (see ``docs/platforms.md``).
+
+``api_version`` defaults to the version the queries are written for
+(:data:`connectors.shopify.versions.PINNED`). A version within three months of its end of
+support, or past it, is accepted with a warning, logged wherever the config is read:
+``check-config``, start-up and reload.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from connectors.base import SourceConfig
 from connectors.model import Stream
 from connectors.options import OptionError, required
+from connectors.shopify import versions
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.normalize import BuyerKey, MemoSource, ShopifyRules
 from connectors.shopify.source import ShopifyOrderSource
@@ -21,18 +29,17 @@ PAIRING_HINT = (
     "Shopify Inbox has no public chat API, so a Shopify shop reads its chat from a helpdesk: "
     'set [shops.chat] kind = "chatwoot" (or "generic" for your own chat bridge).'
 )
-_API_VERSION = re.compile(r"^\d{4}-\d{2}$")
-_API_VERSION_MEANING = (
-    'the Admin API version to call, e.g. "2025-07"; Shopify retires a version about a year '
-    "after its release, so keep it current"
-)
+MAX_CHECKOUT_LOOKBACK = timedelta(days=7)
+PACE_SHARE = 0.5
+"""At most this share of the request timeout is spent waiting for the cost bucket within one
+fetch; a longer wait is handed to the poller as rate limited."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class ShopifyOptions:
-    """Where the team writes what Shopify lacks (see :class:`ShopifyRules`)."""
+    """Where the team writes what Shopify lacks (see :class:`ShopifyRules`), how buyers are
+    identified, and what is read."""
 
-    api_version: str = field(metadata=required(_API_VERSION_MEANING))
     memo_source: MemoSource = field(
         metadata=required(
             "Shopify orders have no seller memo, so name where your team writes it: "
@@ -40,15 +47,26 @@ class ShopifyOptions:
             "(the note attribute named memo_attribute)"
         )
     )
+    api_version: str = versions.PINNED
     memo_tag_prefix: str | None = None
     memo_attribute: str | None = None
     flag_tag: str | None = None
     buyer_key: BuyerKey = BuyerKey.EMAIL
     message_attributes: tuple[str, ...] = ()
+    abandoned_checkouts: bool = True
+    """Read abandoned checkouts as orders awaiting payment (CS101 judges them)."""
+    checkout_lookback: timedelta = timedelta(hours=1)
+    """How far before the watermark checkouts are listed again: Shopify lists a checkout as
+    abandoned only some time after its last change."""
 
     def __post_init__(self) -> None:
-        if not _API_VERSION.match(self.api_version):
-            raise OptionError("api_version", f"{self.api_version!r} is not {_API_VERSION_MEANING}")
+        try:
+            versions.release(self.api_version)
+        except ValueError as exc:
+            raise OptionError("api_version", str(exc)) from None
+        versions.warn_if_retiring(self.api_version)
+        if self.checkout_lookback > MAX_CHECKOUT_LOOKBACK:
+            raise OptionError("checkout_lookback", "at most 7d: every poll reads this far back")
         if self.memo_source is MemoSource.TAGS:
             if self.memo_attribute is not None:
                 raise OptionError(
@@ -79,12 +97,18 @@ class ShopifyOptions:
 
 
 def build(config: SourceConfig[ShopifyOptions], stream: Stream) -> ShopifyOrderSource:
+    options = config.options
     client = ShopifyClient(
         base_url=config.base_url,
-        api_version=config.options.api_version,
+        api_version=options.api_version,
         token=config.token,
         timeout=config.timeout,
     )
     return ShopifyOrderSource(
-        client=client, rules=config.options.rules(), page_size=config.page_size
+        client=client,
+        rules=options.rules(),
+        page_size=config.page_size,
+        abandoned_checkouts=options.abandoned_checkouts,
+        checkout_lookback=options.checkout_lookback,
+        max_pace=config.timeout * PACE_SHARE,
     )

@@ -9,6 +9,7 @@ import pytest
 from connectors import identity
 from connectors.chatwoot.normalize import BuyerKey as ChatBuyerKey
 from connectors.chatwoot.normalize import conversations
+from connectors.model import Order
 from connectors.shopify.normalize import BuyerKey as ShopBuyerKey
 from connectors.shopify.normalize import MemoSource, ShopifyRules, order
 from connectors.woocommerce.normalize import WooRules
@@ -71,14 +72,15 @@ def chat_buyer(key: ChatBuyerKey, conversation_id: str) -> str:
     return next(c.buyer_id for c in listed if c.id == conversation_id)
 
 
+def shopify_order(rules: ShopifyRules) -> Order:
+    raw = load_fixture("shopify", "orders_page1.json")["data"]["orders"]["nodes"][0]
+    return order(raw, "orders.nodes[0]", rules)
+
+
 def test_a_shopify_buyer_and_a_chatwoot_contact_pair_by_e_mail() -> None:
-    raw = load_fixture("shopify", "orders_page1.json")["orders"][0]
-    shopify_order = order(
-        raw, "orders[0]", ShopifyRules(memo_source=MemoSource.TAGS, memo_tag_prefix="m:"),
-        paid_at=None,
-    )  # fmt: skip
+    found = shopify_order(ShopifyRules(memo_source=MemoSource.TAGS, memo_tag_prefix="m:"))
     # "ana.li@example.com" on Shopify, " Ana.Li@Example.com" on the Chatwoot contact.
-    assert shopify_order.buyer_id == chat_buyer(ChatBuyerKey.EMAIL, "412")
+    assert found.buyer_id == chat_buyer(ChatBuyerKey.EMAIL, "412")
 
 
 def test_a_woocommerce_buyer_and_a_chatwoot_contact_pair_by_e_mail() -> None:
@@ -88,10 +90,7 @@ def test_a_woocommerce_buyer_and_a_chatwoot_contact_pair_by_e_mail() -> None:
 
 
 def test_a_shopify_customer_id_pairs_with_a_contact_identifier_set_to_it() -> None:
-    raw = load_fixture("shopify", "orders_page1.json")["orders"][0]
     rules = ShopifyRules(
         memo_source=MemoSource.TAGS, memo_tag_prefix="m:", buyer_key=ShopBuyerKey.CUSTOMER_ID
     )
-    assert order(raw, "orders[0]", rules, paid_at=None).buyer_id == chat_buyer(
-        ChatBuyerKey.IDENTIFIER, "412"
-    )
+    assert shopify_order(rules).buyer_id == chat_buyer(ChatBuyerKey.IDENTIFIER, "412")
