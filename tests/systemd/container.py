@@ -316,7 +316,7 @@ class SystemdContainer:
             )
         return result
 
-    def follow(self, command: str, until: Callable[[str], bool], seconds: float = 20.0) -> str:
+    def follow(self, command: str, until: Callable[[str], bool], seconds: float = 60.0) -> str:
         """Run a command that never ends by itself (``journalctl -f``) on a terminal, as an
         operator would (``jq`` buffers its output on a pipe), until its output satisfies
         ``until``; then end it and everything it started (its own session)."""

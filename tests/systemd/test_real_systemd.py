@@ -298,7 +298,7 @@ class Install:
         assert "Status: " in result.stdout, result.stdout
         # The back-fill of the empty shop ends at the first poll; the status says so at
         # once, not at the next 15 s status interval.
-        self.wait_for_status("watching 1 shop(s)", 10.0)
+        self.wait_for_status("watching 1 shop(s)", 12.0)
         self.check_dynamic_user()
         self.check_credentials()
 
@@ -355,7 +355,7 @@ class Install:
         self.write_config(operator_config(self.example, shops=2))
         self.box.run("systemctl reload shopwatch")
         assert self.metric("shopwatch_config_last_reload_successful") == 1
-        self.wait_for_status("watching 2 shop(s)", 10.0)
+        self.wait_for_status("watching 2 shop(s)", 30.0)
 
     def check_restart_and_watchdog(self, result: Result) -> None:
         old_pid = self.main_pid
@@ -380,7 +380,7 @@ class Install:
                 and (state["ActiveState"], state["SubState"]) == ("active", "running")
             )
 
-        wait_until(restarted, 60.0, "the watchdog to kill and systemd to restart the daemon")
+        wait_until(restarted, 90.0, "the watchdog to kill and systemd to restart the daemon")
         journal = self.journal()
         assert "Watchdog timeout" in journal, journal[-3000:]
         assert "Fatal Python error: Aborted" in journal, journal[-3000:]
@@ -390,7 +390,7 @@ class Install:
         pid, uid = self.pid_and_uid()
         assert uid == self.uid, "DynamicUser: the same uid after the restart"
         self.main_pid = pid
-        self.wait_for_status("watching 2 shop(s)", 10.0)
+        self.wait_for_status("watching 2 shop(s)", 30.0)
 
     def check_security(self) -> None:
         out = self.box.run(f"systemd-analyze security --no-pager {UNIT}").stdout
