@@ -74,6 +74,10 @@ class Shift:
     start: time
     end: time
     agents: tuple[str, ...]
+    handover: bool = True
+    """Its agents write the handover book before they leave (CS108)."""
+    handover_by: str | None = None
+    """Who answers for a missing handover note, when on duty (else the only agent on duty)."""
 
     def __post_init__(self) -> None:
         if not self.name:

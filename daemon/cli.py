@@ -219,6 +219,89 @@ def cmd_violations(args: argparse.Namespace) -> int:
     return _run_async(_with_engine(settings, work))
 
 
+def _print_leaves(rows: Sequence[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps({"leaves": list(rows)}, ensure_ascii=False, indent=2))
+        return
+    print(f"{'id':>5}  {'agent':10} {'from':25} {'until':25} {'by':12} reason")
+    for row in rows:
+        print(
+            f"{row['id']:>5}  {row['agent']:10} {row['from'][:25]:25} {row['until'][:25]:25} "
+            f"{row['by']:12} {row['reason']}"
+        )
+    print(f"{len(rows)} leave(s)")
+
+
+def cmd_leave(args: argparse.Namespace) -> int:
+    """``leave add`` records a supervisor-approved absence; ``leave list`` shows them."""
+    from daemon.store.people import PeopleBook, parse_since
+
+    settings = _settings(args.config)
+
+    async def work(engine: Any) -> int:
+        book = PeopleBook(engine)
+        if args.action == "add":
+            leave = await book.add_leave(
+                agent=args.agent,
+                start=args.start,
+                end=args.until,
+                by=args.by,
+                reason=args.reason or "",
+                now=datetime.now(UTC),
+                roster=settings.roster,
+            )
+            print(f"leave {leave.id}: {leave.agent} from {leave.start} until {leave.end}")
+        else:
+            since = parse_since(args.since, settings.timezone, "--since") if args.since else None
+            found = await book.leaves(agent=args.agent, since=since)
+            _print_leaves([leave.to_json() for leave in found], args.format)
+        return 0
+
+    return _run_async(_with_engine(settings, work))
+
+
+def _print_handovers(rows: Sequence[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps({"handovers": list(rows)}, ensure_ascii=False, indent=2))
+        return
+    print(f"{'id':>5}  {'day':10} {'shift':10} {'written_at':25} {'by':12} text")
+    for row in rows:
+        first = row["text"].splitlines()[0] if row["text"] else ""
+        print(
+            f"{row['id']:>5}  {row['day']:10} {row['shift']:10} {row['written_at'][:25]:25} "
+            f"{row['by']:12} {first}"
+        )
+    print(f"{len(rows)} note(s)")
+
+
+def cmd_handover(args: argparse.Namespace) -> int:
+    """``handover add`` writes a note in the handover book; ``handover list`` reads it."""
+    from daemon.store.people import PeopleBook, parse_day
+
+    settings = _settings(args.config)
+
+    async def work(engine: Any) -> int:
+        book = PeopleBook(engine)
+        if args.action == "add":
+            note = await book.add_handover(
+                shift=args.shift,
+                day=args.day,
+                by=args.by,
+                text=args.text,
+                now=datetime.now(UTC),
+                shifts=[s.name for s in settings.shifts],
+                calendar=settings.calendar(),
+            )
+            print(f"handover note {note.id}: {note.shift} {note.day} by {note.by}")
+        else:
+            since = parse_day(args.since, "--since") if args.since else None
+            found = await book.handovers(shift=args.shift, since_day=since)
+            _print_handovers([note.to_json() for note in found], args.format)
+        return 0
+
+    return _run_async(_with_engine(settings, work))
+
+
 def _print_block(text: str) -> None:
     print(text, end="" if text.endswith("\n") else "\n")
 
@@ -376,6 +459,37 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", default=DEFAULT_CONFIG)
     violations.set_defaults(func=cmd_violations)
 
+    leave = sub.add_parser("leave", help="supervisor-approved absences: add, list")
+    lsub = leave.add_subparsers(dest="action", required=True)
+    ladd = lsub.add_parser("add", help="record an approved leave of one agent")
+    ladd.add_argument("--agent", required=True, help="the agent's roster id")
+    ladd.add_argument("--from", dest="start", required=True, help="RFC 3339, inclusive")
+    ladd.add_argument("--until", required=True, help="RFC 3339, exclusive")
+    ladd.add_argument("--by", required=True, help="the supervisor who approved it")
+    ladd.add_argument("--reason", default="")
+    llist = lsub.add_parser("list", help="leaves not over by --since")
+    llist.add_argument("--agent")
+    llist.add_argument("--since", help="RFC 3339, or a day YYYY-MM-DD")
+    llist.add_argument("--format", choices=["table", "json"], default="table")
+    for p in lsub.choices.values():
+        p.add_argument("--config", default=DEFAULT_CONFIG)
+    leave.set_defaults(func=cmd_leave)
+
+    handover = sub.add_parser("handover", help="the handover book: add, list")
+    hsub = handover.add_subparsers(dest="action", required=True)
+    hadd = hsub.add_parser("add", help="write a note for a shift's occurrence")
+    hadd.add_argument("--shift", required=True, help="the shift's name")
+    hadd.add_argument("--day", required=True, help="YYYY-MM-DD the occurrence starts")
+    hadd.add_argument("--by", required=True, help="who writes it")
+    hadd.add_argument("--text", required=True, help="what is handed over")
+    hlist = hsub.add_parser("list", help="notes for occurrences from --since on")
+    hlist.add_argument("--shift")
+    hlist.add_argument("--since", help="YYYY-MM-DD")
+    hlist.add_argument("--format", choices=["table", "json"], default="table")
+    for p in hsub.choices.values():
+        p.add_argument("--config", default=DEFAULT_CONFIG)
+    handover.set_defaults(func=cmd_handover)
+
     score = sub.add_parser("scorecard", help="monthly scorecards, bonuses and adjustments")
     score.add_argument("action", nargs="?", choices=["show", "bonus", "adjust"], default="show")
     score.add_argument("--month", help="YYYY-MM (show: default this month; adjust)")
@@ -399,8 +513,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every command; a refusal (bad input, not found, conflict) is one line and exit 1,
+    the same refusals the HTTP API answers with 400, 404 and 409."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except Refused as exc:
+        print(f"shopwatch: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from daemon.scoring import records
 from daemon.scoring.policy_file import PolicyFiles
 from daemon.scoring.render import scorecard_json
 from daemon.store.ledger import STATUSES, Ledger, summarize_evidence
+from daemon.store.people import PeopleBook, parse_day, parse_since
 
 log = structlog.get_logger("shopwatch.http")
 
@@ -79,6 +80,7 @@ class Api:
         self.api_token = api_token
         self.settings = settings
         self.policies = PolicyFiles()
+        self.people = PeopleBook(engine)
 
     def _authorize(self, request: web.Request) -> None:
         expected = self.api_token()
@@ -256,6 +258,61 @@ class Api:
         )
         return web.json_response(result)
 
+    # ---- people on shift: leaves and the handover book (SPEC §6) ----
+
+    async def add_leave(self, request: web.Request) -> web.Response:
+        """``{agent, from, until, by, reason}``: a supervisor-approved absence."""
+        self._authorize(request)
+        body = await self._body(request)
+        leave = await self.people.add_leave(
+            agent=body.get("agent"),
+            start=body.get("from"),
+            end=body.get("until"),
+            by=body.get("by"),
+            reason=body.get("reason"),
+            now=self.clock.now(),
+            roster=self.settings().roster,
+        )
+        return web.json_response(leave.to_json(), status=201)
+
+    async def list_leaves(self, request: web.Request) -> web.Response:
+        """``?agent&since``: leaves not over by ``since`` (RFC 3339, or a day)."""
+        q = request.query
+        since = q.get("since")
+        found = await self.people.leaves(
+            agent=q.get("agent") or None,
+            since=parse_since(since, self.settings().timezone) if since else None,
+        )
+        return web.json_response({"leaves": [leave.to_json() for leave in found]})
+
+    async def add_handover(self, request: web.Request) -> web.Response:
+        """``{shift, day, by, text}``: a note in the handover book, written now."""
+        self._authorize(request)
+        body = await self._body(request)
+        settings = self.settings()
+        note = await self.people.add_handover(
+            shift=body.get("shift"),
+            day=body.get("day"),
+            by=body.get("by"),
+            text=body.get("text"),
+            now=self.clock.now(),
+            shifts=[s.name for s in settings.shifts],
+            calendar=settings.calendar(),
+        )
+        return web.json_response(note.to_json(), status=201)
+
+    async def list_handovers(self, request: web.Request) -> web.Response:
+        """``?shift&since``: notes for occurrences from day ``since`` on (YYYY-MM-DD), or
+        written from ``since`` on (RFC 3339)."""
+        q = request.query
+        since = (q.get("since") or "").strip()
+        day = parse_day(since, "since") if len(since) == 10 else None
+        written = parse_since(since, self.settings().timezone) if since and day is None else None
+        found = await self.people.handovers(
+            shift=q.get("shift") or None, since_day=day, written_since=written
+        )
+        return web.json_response({"handovers": [note.to_json() for note in found]})
+
 
 def _text(body: dict[str, Any], key: str) -> str:
     value = body.get(key)
@@ -302,4 +359,8 @@ def make_app(api: Api, registry: CollectorRegistry) -> web.Application:
     app.router.add_get("/api/scorecard", api.scorecard)
     app.router.add_post("/api/bonuses", api.add_bonus)
     app.router.add_post("/api/adjustments", api.set_adjustment)
+    app.router.add_get("/api/leaves", api.list_leaves)
+    app.router.add_post("/api/leaves", api.add_leave)
+    app.router.add_get("/api/handovers", api.list_handovers)
+    app.router.add_post("/api/handovers", api.add_handover)
     return app

@@ -30,6 +30,7 @@ from daemon.config.secrets import resolve_secret_path, secret_reader
 from daemon.config.toml_table import (
     ConfigError,
     TomlTable,
+    boolean,
     duration,
     positive_duration,
     read_toml,
@@ -263,11 +264,16 @@ def _shift(table: TomlTable, roster: frozenset[str]) -> Shift:
     for agent in agents:
         if agent not in roster:
             raise table.error("agents", f"{agent!r} is not in the [[agents]] roster")
+    handover_by = table.get("handover_by", text, None)
+    if handover_by is not None and handover_by not in roster:
+        raise table.error("handover_by", f"{handover_by!r} is not in the [[agents]] roster")
     shift = Shift(
         name=table.get("name", text),
         start=table.get("start", _wall_time),
         end=table.get("end", _wall_time),
         agents=agents,
+        handover=table.get("handover", boolean, True),
+        handover_by=handover_by,
     )
     table.finish()
     return shift

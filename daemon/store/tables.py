@@ -253,3 +253,45 @@ scorecard_events = Table(
     Column("details", JSON, nullable=False),
     Index(None, "month", "agent"),
 )
+
+# ---- people on shift (SPEC §3 "Presence", §6): supervisor-approved leaves, the handover
+# book, and the trail of who wrote each. Shopwatch's own data: no platform reports them.
+
+leaves = Table(
+    "leaves",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent", String(128), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),  # "from", inclusive
+    Column("ends_at", UTCDateTime, nullable=False),  # "until", exclusive
+    Column("by", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "ends_at"),
+    Index(None, "agent", "ends_at"),
+)
+
+handovers = Table(
+    "handovers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shift", String(64), nullable=False),
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD the occurrence starts, shop time
+    Column("by", String(128), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("written_at", UTCDateTime, nullable=False),
+    Index(None, "day", "shift"),
+)
+
+people_events = Table(
+    "people_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("entity", String(16), nullable=False),  # leave | handover
+    Column("entity_id", Integer, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("by", String(128), nullable=False),
+    Column("details", JSON, nullable=False),
+    Index(None, "entity", "entity_id"),
+)
