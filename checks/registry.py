@@ -11,6 +11,8 @@ from checks import (
     cs101_unpaid_order_not_chased,
     cs102_offline_message_not_answered_first,
     cs103_paid_order_without_seller_memo,
+    cs106_blunt_wording,
+    cs107_customer_data_disclosed,
 )
 from checks.evidence_record import BreachEvidence, GenericEvidence
 from checks.rule import Rule
@@ -19,6 +21,8 @@ RULES: tuple[Rule, ...] = (
     cs101_unpaid_order_not_chased.RULE,
     cs102_offline_message_not_answered_first.RULE,
     cs103_paid_order_without_seller_memo.RULE,
+    cs106_blunt_wording.RULE,
+    cs107_customer_data_disclosed.RULE,
 )
 
 BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
