@@ -1,4 +1,5 @@
-"""The ``shopwatch`` command (SPEC §6): run, demo, check-config, rules, db, violations."""
+"""The ``shopwatch`` command (SPEC §6): run, demo, simulate, check-config, rules, db,
+violations, scorecard, replay, reload."""
 
 from __future__ import annotations
 
@@ -7,18 +8,19 @@ import asyncio
 import dataclasses
 import json
 import os
+import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from checks.registry import RULES
+from checks.registry import RULES, rules_table
 from daemon import logs
 from daemon.config.durations import format_duration
 from daemon.config.settings import ConfigError, Settings, load, missing_secrets
-from daemon.errors import Refused
+from daemon.errors import BadInput, Refused
 from daemon.scoring.policy_file import read_policy
 from daemon.sdnotify import RELOAD_TIMEOUT_SECONDS, request_reload
 
@@ -69,13 +71,16 @@ def _option_text(value: Any) -> str:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
+    if args.table:
+        print(rules_table(), end="")
+        return 0
     for rule in RULES:
         defaults = rule.options_type()
         options = ", ".join(
             f"{f.name} = {_option_text(getattr(defaults, f.name))}"
             for f in dataclasses.fields(defaults)
         )
-        print(f"{rule.code}  {rule.slug}  —  {rule.name}")
+        print(f"{rule.code}  {rule.slug}  —  {rule.name_zh} {rule.name_en}")
         print(f"  options (defaults): {options}\n")
         print("\n".join(f"  {line}" if line else "" for line in rule.doc.splitlines()))
         print()
@@ -113,25 +118,52 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from daemon.demo import demo
+    from daemon.demo import demo, write_demo_config
 
     logs.configure(level=args.log_level)
-    if not Path(args.config).exists():
-        print(
-            f"shopwatch: {args.config} not found; run the demo from the checkout", file=sys.stderr
-        )
-        return 1
-    settings = _settings(args.config)
-    return _run_async(demo(settings, Path(args.config)))
+    config = Path(args.config) if args.config else write_demo_config(Path(args.state_directory))
+    settings = _settings(str(config))
+    return _run_async(demo(settings, config))
 
 
-async def _with_engine(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
-    from daemon.store import migrate
-    from daemon.store.engine import create_engine
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from daemon.demo import simulate, write_demo_config
 
-    engine = create_engine(settings.database_url)
+    logs.configure(level=args.log_level)
+    config = args.config or str(write_demo_config(Path(args.state_directory)))
+    settings = _settings(config)
+    if args.token_file:
+        token_file = Path(args.token_file)
+    else:
+        token_file = Path(args.state_directory) / "simulator-token"
+        if not token_file.exists():
+            token_file.touch(mode=0o600)
+            token_file.write_text(secrets.token_urlsafe(24))
     try:
-        await migrate.upgrade(engine)
+        token_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot read {token_file}: {exc.strerror}", field="--token-file") from None
+    return _run_async(simulate(settings, _listen(args.listen), token_file))
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise BadInput(f"expected HOST:PORT, e.g. 127.0.0.1:9311, not {text!r}", field="--listen")
+    return host.strip("[]"), int(port)
+
+
+async def _with_engine(
+    settings: Settings, work: Callable[[Any], Awaitable[int]], *, create: bool = False
+) -> int:
+    """Open (check, migrate) the database and run ``work``. Only ``db upgrade`` may
+    ``create`` an empty database where the marker beside it says one existed."""
+    from daemon.store.engine import create_engine
+    from daemon.store.identity import open_database
+
+    engine = create_engine(settings.database())
+    try:
+        await open_database(engine, shown_url=settings.database_shown(), create=create)
         return await work(engine)
     finally:
         await engine.dispose()
@@ -147,7 +179,7 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(f"database at revision {await migrate.current_revision(engine)}")
         return 0
 
-    return _run_async(_with_engine(settings, report))
+    return _run_async(_with_engine(settings, report, create=True))
 
 
 def _print_violations(rows: Sequence[dict[str, Any]], fmt: str) -> None:
@@ -168,52 +200,58 @@ def _print_violations(rows: Sequence[dict[str, Any]], fmt: str) -> None:
 
 
 def cmd_violations(args: argparse.Namespace) -> int:
-    from daemon.store.ledger import Ledger, LedgerError
+    from daemon.store.ledger import Ledger, summarize_evidence
 
     settings = _settings(args.config)
 
     async def work(engine: Any) -> int:
         ledger = Ledger(engine)
         now = datetime.now(UTC)
-        try:
-            if args.action == "list":
-                since = datetime.fromisoformat(args.since) if args.since else None
-                rows = await ledger.find(
-                    shop=args.shop,
-                    rule=args.rule,
-                    agent=args.agent,
-                    status=args.status,
-                    since=since.astimezone(UTC) if since else None,
-                )
-                _print_violations(rows, args.format)
-            elif args.action == "show":
-                print(json.dumps(await ledger.get(args.id), ensure_ascii=False, indent=2))
-            elif args.action == "add":
-                from daemon.scoring.entries import record_manual_violation
+        if args.action == "list":
+            since = _instant(args.since, "--since") if args.since else None
+            rows = await ledger.find(
+                shop=args.shop, rule=args.rule, agent=args.agent, status=args.status, since=since
+            )
+            _print_violations(rows, args.format)
+        elif args.action == "show":
+            violation = await ledger.get(args.id)
+            violation["summary"] = summarize_evidence(violation, settings.timezone, now)
+            print(json.dumps(violation, ensure_ascii=False, indent=2))
+        elif args.action == "review":
+            rows = [
+                row
+                for status in ("review", "appealed")
+                for row in await ledger.find(shop=args.shop, status=status)
+            ]
+            _print_violations(rows, args.format)
+        elif args.action == "appeal":
+            result = await ledger.appeal(
+                args.id, by=args.by, reason=args.reason, now=now, window=settings.appeal_window
+            )
+            print(f"violation {result['id']} is now {result['status']}")
+        elif args.action == "add":
+            from daemon.scoring.entries import record_manual_violation
 
-                added = await record_manual_violation(
-                    ledger,
-                    settings,
-                    code=args.code,
-                    agent=args.agent,
-                    at=datetime.fromisoformat(args.at).astimezone(UTC),
-                    note=args.note,
-                    now=now,
-                    by=args.by,
-                    points=args.points,
-                    policy=read_policy(settings),
-                    fine=Decimal(args.fine) if args.fine else None,
-                )
-                print(f"violation {added['id']} recorded: {added['rule']} {added['points']} points")
-            else:
-                status = "waived" if args.action == "waive" else "confirmed"
-                result = await ledger.set_status(
-                    args.id, status, by=args.by, reason=args.reason or "", now=now
-                )
-                print(f"violation {result['id']} is now {result['status']}")
-        except (LedgerError, ValueError) as exc:
-            print(f"shopwatch: {exc}", file=sys.stderr)
-            return 1
+            added = await record_manual_violation(
+                ledger,
+                settings,
+                code=args.code,
+                agent=args.agent,
+                at=_instant(args.at, "--at"),
+                note=args.note,
+                now=now,
+                by=args.by,
+                points=args.points,
+                policy=read_policy(settings),
+                fine=_number(args.fine, "--fine") if args.fine else None,
+            )
+            print(f"violation {added['id']} recorded: {added['rule']} {added['points']} points")
+        else:
+            status = "waived" if args.action == "waive" else "confirmed"
+            result = await ledger.set_status(
+                args.id, status, by=args.by, reason=args.reason or "", now=now
+            )
+            print(f"violation {result['id']} is now {result['status']}")
         return 0
 
     return _run_async(_with_engine(settings, work))
@@ -315,51 +353,43 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
 
     async def work(engine: Any) -> int:
         now = datetime.now(UTC)
-        try:
-            if args.action == "bonus":
-                result = await score_entries.add_bonus(
-                    engine,
-                    settings,
-                    agent=args.agent,
-                    code=args.code,
-                    day=args.day,
-                    by=args.by,
-                    reason=args.reason,
-                    points=args.points,
-                    now=now,
-                    policy=read_policy(settings),
-                )
-                print(
-                    f"bonus {result['id']}: {result['agent']} +{result['points']}", result["code"]
-                )
-            elif args.action == "adjust":
-                result = await score_entries.set_adjustment(
-                    engine,
-                    settings,
-                    agent=args.agent,
-                    month=args.month,
-                    value=args.value,
-                    by=args.by,
-                    reason=args.reason,
-                    now=now,
-                    policy=read_policy(settings),
-                )
-                print(
-                    f"adjustment for {result['agent']} in {result['month']}: {result['value']:+d}"
-                )
-            else:
-                month = args.month or now.astimezone(settings.timezone).strftime("%Y-%m")
-                card = await records.load_scorecard(
-                    engine,
-                    settings,
-                    records.parse_month(month),
-                    policy=read_policy(settings),
-                    now=now,
-                )
-                _print_block(scorecard_render.render(card, args.format))
-        except Refused as exc:
-            print(f"shopwatch: {exc}", file=sys.stderr)
-            return 1
+        if args.action == "bonus":
+            result = await score_entries.add_bonus(
+                engine,
+                settings,
+                agent=args.agent,
+                code=args.code,
+                day=args.day,
+                by=args.by,
+                reason=args.reason,
+                points=args.points,
+                now=now,
+                policy=read_policy(settings),
+            )
+            print(f"bonus {result['id']}: {result['agent']} +{result['points']}", result["code"])
+        elif args.action == "adjust":
+            result = await score_entries.set_adjustment(
+                engine,
+                settings,
+                agent=args.agent,
+                month=args.month,
+                value=args.value,
+                by=args.by,
+                reason=args.reason,
+                now=now,
+                policy=read_policy(settings),
+            )
+            print(f"adjustment for {result['agent']} in {result['month']}: {result['value']:+d}")
+        else:
+            month = args.month or now.astimezone(settings.timezone).strftime("%Y-%m")
+            card = await records.load_scorecard(
+                engine,
+                settings,
+                records.parse_month(month),
+                policy=read_policy(settings),
+                now=now,
+            )
+            _print_block(scorecard_render.render(card, args.format))
         return 0
 
     return _run_async(_with_engine(settings, work))
@@ -371,18 +401,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     current, other = _settings(args.current), _settings(args.config)
 
     async def work(engine: Any) -> int:
-        try:
-            result = await replay(
-                engine,
-                current,
-                other,
-                args.month,
-                policy=read_policy(current),
-                now=datetime.now(UTC),
-            )
-        except Refused as exc:
-            print(f"shopwatch: {exc}", file=sys.stderr)
-            return 1
+        result = await replay(
+            engine,
+            current,
+            other,
+            args.month,
+            policy=read_policy(current),
+            now=datetime.now(UTC),
+        )
         _print_block(render_replay(result))
         return 0
 
@@ -418,8 +444,31 @@ def build_parser() -> argparse.ArgumentParser:
     reload.set_defaults(func=cmd_reload)
 
     demo = sub.add_parser("demo", help="the simulated shop and the daemon, no set-up")
-    demo.add_argument("--config", default="config/demo.toml")
+    demo.add_argument(
+        "--config", default=None, help="a config to use instead of the packaged demo config"
+    )
+    demo.add_argument(
+        "--state-directory",
+        default="var/demo",
+        help="where the demo's config, database and tokens go (default: var/demo)",
+    )
     demo.set_defaults(func=cmd_demo)
+
+    simulate = sub.add_parser(
+        "simulate", help="the built-in simulated shop alone (for trying a real install)"
+    )
+    simulate.add_argument(
+        "--config", default=None, help="shifts and agents to simulate (default: the demo's)"
+    )
+    simulate.add_argument("--listen", default="127.0.0.1:9311", help="HOST:PORT (port 0: any)")
+    simulate.add_argument(
+        "--token-file",
+        default=None,
+        help="the bearer token the simulated shop requires (default: a fresh one in "
+        "STATE_DIRECTORY/simulator-token)",
+    )
+    simulate.add_argument("--state-directory", default="var/simulate")
+    simulate.set_defaults(func=cmd_simulate)
 
     check = sub.add_parser("check-config", help="validate a config file (exit 0 or 1)")
     check.add_argument("file")
@@ -427,6 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check_config)
 
     rules = sub.add_parser("rules", help="each rule's code, options and documentation")
+    rules.add_argument(
+        "--table", action="store_true", help="print README's rules table (Markdown) instead"
+    )
     rules.set_defaults(func=cmd_rules)
 
     db = sub.add_parser("db", help="database schema")
@@ -434,7 +486,11 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--config", default=DEFAULT_CONFIG)
     db.set_defaults(func=cmd_db)
 
-    violations = sub.add_parser("violations", help="list, show, waive or confirm violations")
+    violations = sub.add_parser(
+        "violations",
+        help="list, show, confirm, waive, appeal violations; review lists those awaiting a "
+        "supervisor",
+    )
     vsub = violations.add_subparsers(dest="action", required=True)
     vlist = vsub.add_parser("list")
     for name in ("shop", "rule", "agent", "status", "since"):
@@ -446,7 +502,18 @@ def build_parser() -> argparse.ArgumentParser:
         p = vsub.add_parser(action)
         p.add_argument("id", type=int)
         p.add_argument("--by", required=True, help="the supervisor's name")
-        p.add_argument("--reason", required=action == "waive")
+        p.add_argument(
+            "--reason", required=action == "waive", help="required to waive or decide an appeal"
+        )
+    vappeal = vsub.add_parser("appeal", help="the attributed agent disputes an open violation")
+    vappeal.add_argument("id", type=int)
+    vappeal.add_argument("--by", required=True, help="the agent's roster id")
+    vappeal.add_argument("--reason", required=True)
+    vreview = vsub.add_parser(
+        "review", help="violations awaiting a supervisor: in review, or appealed"
+    )
+    vreview.add_argument("--shop")
+    vreview.add_argument("--format", choices=["table", "json"], default="table")
     vadd = vsub.add_parser("add", help="record a catalogue violation by hand")
     vadd.add_argument("--code", required=True, help="a catalogue code (the policy catalogue)")
     vadd.add_argument("--agent")
@@ -512,13 +579,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _instant(text: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadInput("expected a time with offset, e.g. 2026-11-02T10:00+08:00", field=option)
+    return moment.astimezone(UTC)
+
+
+def _number(text: str, option: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise BadInput(f"expected a number, not {text!r}", field=option)
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Every command; a refusal (bad input, not found, conflict) is one line and exit 1,
     the same refusals the HTTP API answers with 400, 404 and 409."""
+    from daemon.config.secrets import SecretError
+    from daemon.store.identity import DatabaseUnavailable
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except Refused as exc:
+    except (Refused, DatabaseUnavailable, SecretError) as exc:
         print(f"shopwatch: {exc}", file=sys.stderr)
         return 1
 
