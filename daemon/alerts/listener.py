@@ -389,6 +389,25 @@ class AlertListener:
                 undelivered=sum(1 for r in rows if r.receiver in self.webhooks and r.open),
             )
 
+    async def adopt(self, shop: str, now: datetime) -> None:
+        """This process now watches ``shop`` (its lease moved here): read what was sent for
+        it, by whichever process held it before, so nothing is announced a second time.
+        Undelivered webhook notices of the previous holder are not re-queued: during a
+        handover the team lead may miss one message, never get one twice."""
+        if not self.started:
+            await self._start(now)  # reads every shop's rows
+            return
+        rows = await self.notice_log.load(now=now, keep=self.keep, shop=shop)
+        self.rows.update((row.key, row) for row in rows)
+        self.next_push.pop(shop, None)
+
+    def forget(self, shop: str) -> None:
+        """This process no longer watches ``shop``: stop re-sending its alerts (its new
+        holder does)."""
+        self.rows = {key: row for key, row in self.rows.items() if row.shop != shop}
+        self.unpushed.pop(shop, None)
+        self.next_push.pop(shop, None)
+
     async def _prune(self, now: datetime) -> None:
         self.next_prune = now + PRUNE_EVERY
         limit = now - self.keep

@@ -65,12 +65,18 @@ class NoticeLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def load(self, *, now: datetime, keep: timedelta) -> list[NoticeRow]:
-        """Every row, after deleting those closed longer than ``keep`` ago: older subjects
-        lie beyond the evaluator's horizon and can never be reported again."""
+    async def load(
+        self, *, now: datetime, keep: timedelta, shop: str | None = None
+    ) -> list[NoticeRow]:
+        """Every row (of ``shop``, if given), after deleting those closed longer than
+        ``keep`` ago: older subjects lie beyond the evaluator's horizon and can never be
+        reported again."""
         await self.prune(before=now - keep)
+        query = select(alert_notices)
+        if shop is not None:
+            query = query.where(alert_notices.c.shop == shop)
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(alert_notices))).all()
+            rows = (await conn.execute(query)).all()
         return [
             NoticeRow(
                 receiver=row.receiver,

@@ -295,3 +295,24 @@ people_events = Table(
     Column("details", JSON, nullable=False),
     Index(None, "entity", "entity_id"),
 )
+
+# ---- scale-out (SPEC §9): which process watches which shop. PostgreSQL only: SQLite is one
+# process. Expiry instants are the database's own clock, so processes' clocks may differ.
+
+shop_leases = Table(
+    "shop_leases",
+    metadata,
+    Column("shop", String(64), primary_key=True),
+    Column("holder", String(128)),  # NULL: free
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("acquired_at", UTCDateTime),
+)
+
+daemon_instances = Table(
+    "daemon_instances",
+    metadata,
+    Column("instance", String(128), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+)

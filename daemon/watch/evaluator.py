@@ -83,6 +83,18 @@ class ShopEvaluator:
         """Why the last evaluation failed (a storage fault), or None: readiness reads it."""
         self.started = False
 
+    def forget(self) -> None:
+        """Forget everything held in memory (the shop's lease moved to another process and
+        may come back later): the next tick starts afresh from the store, like a restart."""
+        self.dirty.clear()
+        self.new_replies.clear()
+        self.open.clear()
+        self.recheck.clear()
+        self.settled.clear()
+        self.pruned_at = None
+        self.failure = None
+        self.started = False
+
     def new_data(self, stream: Stream, records: Sequence[Any]) -> None:
         """Called by the poller with newly stored orders or messages."""
         for record in records:
