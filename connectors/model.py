@@ -114,3 +114,8 @@ class Page(Generic[T]):
 
     items: tuple[T, ...]
     next_page_token: str | None
+    complete_until: datetime | None = None
+    """The source's own bound on completeness, for sources that know where their data ends
+    (the ``files`` chat source: the end of the exported periods contiguous from ``since``).
+    The stream's watermark must not pass it; ``None`` sets no bound beyond the poll's own
+    (its start minus ``settle``)."""

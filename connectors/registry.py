@@ -13,6 +13,7 @@ from typing import Any, Generic
 
 from connectors.base import OptionsT, Source, SourceConfig
 from connectors.chatwoot import options as chatwoot
+from connectors.files import options as files
 from connectors.generic import options as generic
 from connectors.model import Stream
 from connectors.options import OptionError
@@ -32,6 +33,10 @@ class Kind(Generic[OptionsT]):
     build: Callable[[SourceConfig[OptionsT], Stream], Source]
     pairing_hint: str = ""
     """Said when the kind is configured for a stream it cannot serve."""
+    endpoint: bool = True
+    """The kind reads a network endpoint, so the common ``base_url`` and ``token_file`` are
+    required; a kind without one (``files``, a local directory) has no use for them and the
+    config refuses them."""
 
 
 KINDS: dict[str, Kind[Any]] = {
@@ -70,6 +75,14 @@ KINDS: dict[str, Kind[Any]] = {
             options_type=chatwoot.ChatwootOptions,
             build=chatwoot.build,
             pairing_hint=chatwoot.PAIRING_HINT,
+        ),
+        Kind(
+            name="files",
+            streams=files.STREAMS,
+            options_type=files.FilesOptions,
+            build=files.build,
+            pairing_hint=files.PAIRING_HINT,
+            endpoint=False,
         ),
     )
 }

@@ -62,7 +62,8 @@ def prepare_state(settings: Settings) -> str:
     token = secrets.token_urlsafe(24)
     for shop in settings.shops:
         for stream in (shop.orders, shop.chat):
-            _write_secret(stream.token_file, token)
+            if stream.token_file is not None:  # None: a kind reading no endpoint (files)
+                _write_secret(stream.token_file, token)
     if settings.api_token_file is not None:
         _write_secret(settings.api_token_file, secrets.token_urlsafe(24))
     prefix = "sqlite+aiosqlite:///"

@@ -126,7 +126,9 @@ class StreamSettings:
     stream: Stream
     kind: str
     base_url: str
-    token_file: Path
+    """Empty for a kind with no network endpoint (``files``)."""
+    token_file: Path | None
+    """``None`` for a kind with no network endpoint (``files``)."""
     poll_interval: timedelta
     backfill: timedelta
     settle: timedelta
@@ -142,7 +144,7 @@ class StreamSettings:
         return SourceConfig(
             kind=self.kind,
             base_url=self.base_url,
-            token=secret_reader(self.token_file),
+            token=secret_reader(self.token_file) if self.token_file else lambda: "",
             timeout=self.timeout.total_seconds(),
             page_size=self.page_size,
             options=self.options,
@@ -213,11 +215,21 @@ def _stream(table: TomlTable, stream: Stream, config_dir: Path) -> StreamSetting
         kind = connector_registry.lookup(kind_name, stream)
     except OptionError as exc:
         raise table.error(exc.key, exc.message) from None
+    base_url, token_file = "", None
+    if kind.endpoint:
+        base_url = table.get("base_url", text)
+        token_file = resolve_secret_path(table.get("token_file", text), config_dir)
+    else:
+        for key in ("base_url", "token_file"):
+            if table.has(key):
+                raise table.error(
+                    key, f"kind {kind_name!r} reads no network endpoint: remove {key}"
+                )
     settings = StreamSettings(
         stream=stream,
         kind=kind_name,
-        base_url=table.get("base_url", text),
-        token_file=resolve_secret_path(table.get("token_file", text), config_dir),
+        base_url=base_url,
+        token_file=token_file,
         poll_interval=table.get("poll_interval", positive_duration, timedelta(seconds=30)),
         backfill=table.get("backfill", duration, timedelta(hours=24)),
         settle=table.get("settle", duration, timedelta(seconds=60)),
@@ -396,7 +408,8 @@ def missing_secrets(settings: Settings) -> list[str]:
     problems = []
     for shop in settings.shops:
         for stream in (shop.orders, shop.chat):
-            files = {"token_file": stream.token_file, **stream.secret_files}
+            files: dict[str, Path] = {"token_file": stream.token_file} if stream.token_file else {}
+            files.update(stream.secret_files)
             for key, path in files.items():
                 if not os.access(path, os.R_OK):
                     problems.append(f"shops.{shop.id}.{stream.stream.value}.{key}: {path}")

@@ -17,6 +17,7 @@ from connectors.registry import KINDS, OptionError, lookup
         ("shopify", {Stream.ORDERS}),
         ("woocommerce", {Stream.ORDERS}),
         ("chatwoot", {Stream.CHAT}),
+        ("files", {Stream.CHAT}),
         ("generic", {Stream.ORDERS, Stream.CHAT}),
     ],
 )
@@ -26,7 +27,9 @@ def test_kinds_serve_their_streams(name: str, streams: set[Stream]) -> None:
         assert lookup(name, stream).name == name
 
 
-@pytest.mark.parametrize("name", ["generic", "taobao", "shopify", "woocommerce", "chatwoot"])
+@pytest.mark.parametrize(
+    "name", ["generic", "taobao", "shopify", "woocommerce", "chatwoot", "files"]
+)
 def test_options_are_frozen_keyword_only_dataclasses(name: str) -> None:
     options_type = KINDS[name].options_type
     assert options_type.__dataclass_params__.frozen
@@ -43,4 +46,8 @@ def test_secret_keys_are_file_paths(name: str) -> None:
 def test_an_order_only_kind_names_the_chat_kinds() -> None:
     with pytest.raises(OptionError) as caught:
         lookup("woocommerce", Stream.CHAT)
-    assert "Kinds that can: chatwoot, generic" in caught.value.message
+    assert "Kinds that can: chatwoot, files, generic" in caught.value.message
+
+
+def test_only_the_files_kind_reads_no_endpoint() -> None:
+    assert [name for name, kind in KINDS.items() if not kind.endpoint] == ["files"]
