@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from connectors.errors import BadResponse
 from connectors.http import TokenReader, get_json
 
 
@@ -21,7 +22,8 @@ class ChatwootClient:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._api = f"{base_url.rstrip('/')}/api/v1/accounts/{account_id}"
+        self._base = base_url.rstrip("/")
+        self._api = f"{self._base}/api/v1/accounts/{account_id}"
         self._token = token
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
@@ -35,9 +37,33 @@ class ChatwootClient:
         )
         return body
 
-    async def conversations(self, *, page: int, inbox_id: int | None) -> Any:
-        """One page of conversations in every status and assignment, latest activity first."""
-        params: dict[str, str | int] = {"status": "all", "assignee_type": "all", "page": page}
+    async def server_info(self) -> Any:
+        """``GET /api``: the server's ``version`` (no token needed; none is sent)."""
+        body, response = await get_json(
+            self._http,
+            f"{self._base}/api",
+            what="GET /api",
+            headers={"Accept": "application/json"},
+            allow_404=True,
+        )
+        if response.status_code == 404:
+            raise BadResponse(
+                "GET /api answered 404: no Chatwoot here to tell its version (check base_url)",
+                field="version",
+            )
+        return body
+
+    async def conversations(
+        self, *, page: int | None, inbox_id: int | None, updated_within: int | None = None
+    ) -> Any:
+        """Conversations in every status and assignment, latest activity first: one page of
+        25, or (``updated_within`` seconds, Chatwoot 3.7+) every one updated within that
+        long, in one unpaginated answer."""
+        params: dict[str, str | int] = {"status": "all", "assignee_type": "all"}
+        if updated_within is not None:
+            params["updated_within"] = updated_within
+        if page is not None:
+            params["page"] = page
         if inbox_id is not None:
             params["inbox_id"] = inbox_id
         return await self._get("/conversations", params)

@@ -22,11 +22,16 @@ buyer, which is Chatwoot's own test (``Message#human_response?``) plus delivery:
 Any other outgoing message is marked ``is_auto``, so it never satisfies a rule (SPEC §1).
 
 Times are epoch seconds; Chatwoot serialises a missing time as 0, read here as "none".
+
+A conversation's last activity is ``last_activity_at``, or ``timestamp`` on servers whose list
+does not send that key yet: both are the same column (``json.timestamp
+conversation.last_activity_at.to_i`` since September 2020, chatwoot/chatwoot#1281).
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +50,19 @@ AVAILABILITY = {
     "busy": PresenceStatus.AWAY,
     "offline": PresenceStatus.OFFLINE,
 }
+
+
+VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+
+
+def server_version(body: Any) -> tuple[int, int, int]:
+    """``GET /api``'s ``version`` (``Chatwoot.config[:version]``, e.g. ``"4.1.0"``)."""
+    value = body.get("version") if isinstance(body, Mapping) else None
+    match = VERSION.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise BadResponse(f"expected a version such as 4.1.0, got {value!r}", field="version")
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
 
 
 class BuyerKey(enum.StrEnum):
@@ -137,11 +155,19 @@ def conversations(body: Any, buyer_key: BuyerKey) -> list[Conversation]:
             Conversation(
                 id=str(wire.integer(raw, "id", where, low=1, high=2**63 - 1)),
                 buyer_id=_contact_buyer_id(contact, f"{where}.meta.sender", buyer_key),
-                last_activity_at=epoch(raw, "last_activity_at", where),
+                last_activity_at=epoch(raw, _activity_key(raw), where),
                 campaign_message_ids=_campaign_message_ids(raw, where),
             )
         )
     return found
+
+
+def _activity_key(raw: Any) -> str:
+    return (
+        "timestamp"
+        if isinstance(raw, Mapping) and "last_activity_at" not in raw
+        else ("last_activity_at")
+    )
 
 
 def _message(raw: Any, where: str, conversation: Conversation) -> Message | None:

@@ -12,6 +12,7 @@ import respx
 
 from connectors.base import SourceConfig
 from connectors.chatwoot import normalize
+from connectors.chatwoot import source as source_module
 from connectors.chatwoot.client import ChatwootClient
 from connectors.chatwoot.normalize import BuyerKey
 from connectors.chatwoot.source import ChatwootChatSource
@@ -19,6 +20,7 @@ from connectors.errors import AuthFailed, BadResponse, RateLimited
 from connectors.model import Direction, Message, PresenceStatus, Stream
 from connectors.registry import OptionError, lookup
 from daemon.config.toml_table import ConfigError
+from tests.connectors.replay import Replay, poll
 from tests.connectors.support import FixedClock, load_fixture, read_options, utc
 
 BASE = "https://chat.example.test"
@@ -41,7 +43,9 @@ class FakeChatwoot:
         path = request.url.path.removeprefix("/api/v1/accounts/1")
         params = dict(request.url.params)
         key = path
-        if path == "/conversations":
+        if path == "/conversations" and "updated_within" in params:
+            key = "conversations_window"
+        elif path == "/conversations":
             key = f"conversations_page{params['page']}"
         elif path.endswith("/messages"):
             conversation = path.split("/")[2]
@@ -96,6 +100,7 @@ async def test_conversations_are_paged_until_a_page_has_no_recent_activity(
 
     assert pages == 2
     assert chatwoot.requests == [
+        "/api []",
         "conversations_page1 [('assignee_type', 'all'), ('page', '1'), ('status', 'all')]",
         "messages_413 []",
         "messages_413_before [('before', '98790')]",
@@ -196,7 +201,7 @@ async def test_the_buyer_id_comes_from_the_configured_contact_field(
 
 async def test_an_inbox_filter_is_passed_on(chatwoot: FakeChatwoot) -> None:
     await make_source(inbox_id=3).fetch_messages(SINCE, None)
-    assert "('inbox_id', '3')" in chatwoot.requests[0]
+    assert "('inbox_id', '3')" in chatwoot.requests[1]
 
 
 async def test_presence_maps_availability_and_keeps_the_first_time_seen(
@@ -223,6 +228,7 @@ async def test_presence_maps_availability_and_keeps_the_first_time_seen(
 
 async def test_rack_attack_429_is_rate_limited() -> None:
     with respx.mock:
+        respx.get(f"{BASE}/api").mock(return_value=httpx.Response(200, json=fixture("api.json")))
         respx.get(f"{API}/conversations").mock(
             return_value=httpx.Response(429, text="Retry later\n", headers={"Retry-After": "60"})
         )
@@ -297,6 +303,148 @@ async def test_a_server_ignoring_before_cannot_page_forever(chatwoot: FakeChatwo
     chatwoot.overrides["messages_412_before"] = fixture("messages_412.json")
     with pytest.raises(BadResponse, match="not an older one"):
         await make_source().fetch_messages(SINCE, None)
+
+
+# ---- server version and updated_within ------------------------------------------------------
+
+
+def version_body(version: str) -> dict[str, str]:
+    return {**fixture("api.json"), "version": version}
+
+
+async def test_a_chatwoot_older_than_1_21_is_refused_naming_both_versions(
+    chatwoot: FakeChatwoot,
+) -> None:
+    """Before 1.21.0 ``status=all`` is ignored and only open conversations are listed."""
+    chatwoot.overrides["/api"] = version_body("1.20.0")
+    source = make_source()
+
+    with pytest.raises(BadResponse) as caught:
+        await source.fetch_messages(SINCE, None)
+
+    assert caught.value.field == "version"
+    assert "Chatwoot 1.20.0 is older than 1.21.0" in str(caught.value)
+    assert chatwoot.requests == ["/api []"], "not one conversation read from it"
+
+    chatwoot.overrides["/api"] = version_body("1.21.0")
+    await read_all(source)
+    assert source.version == (1, 21, 0), "checked again on the next poll: the upgrade is seen"
+    assert chatwoot.requests.count("/api []") == 2
+    await read_all(source)
+    assert chatwoot.requests.count("/api []") == 2, "once passed, not asked again"
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"timestamp": "2025-03-01 03:00:00"}, "got None"),
+        ({"version": "develop"}, "got 'develop'"),
+        ({"version": 4}, "got 4"),
+        (["4.1.0"], "got None"),
+    ],
+)
+async def test_a_server_that_does_not_tell_its_version_is_refused(
+    chatwoot: FakeChatwoot, body: Any, says: str
+) -> None:
+    chatwoot.overrides["/api"] = body
+    with pytest.raises(BadResponse, match=says) as caught:
+        await make_source().fetch_messages(SINCE, None)
+    assert caught.value.field == "version"
+
+
+async def test_no_chatwoot_at_the_base_url_is_refused() -> None:
+    with respx.mock:
+        respx.get(f"{BASE}/api").mock(return_value=httpx.Response(404, text="Not Found"))
+        with pytest.raises(BadResponse, match="check base_url") as caught:
+            await make_source().fetch_messages(SINCE, None)
+    assert caught.value.field == "version"
+
+
+async def test_a_newer_chatwoot_is_asked_for_conversations_updated_within_the_span(
+    chatwoot: FakeChatwoot,
+) -> None:
+    walked, _ = await read_all(make_source())
+    chatwoot.requests.clear()
+    chatwoot.overrides["/api"] = version_body("4.1.0")
+    chatwoot.overrides["conversations_window"] = fixture("conversations_page1.json")
+
+    messages, pages = await read_all(make_source())  # the clock is an hour after since
+
+    assert messages == walked, "the same messages as walking every page"
+    assert pages == 1
+    assert chatwoot.requests[:2] == [
+        "/api []",
+        "conversations_window "
+        "[('assignee_type', 'all'), ('status', 'all'), ('updated_within', '4500')]",
+    ], "one hour since the watermark plus 15 minutes for the server's clock"
+    assert not any("page" in request for request in chatwoot.requests)
+
+
+async def test_updated_within_answers_are_served_a_few_conversations_a_page(
+    chatwoot: FakeChatwoot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(source_module, "CONVERSATIONS_PER_PAGE", 1)
+    chatwoot.overrides["/api"] = version_body("4.1.0")
+    chatwoot.overrides["conversations_window"] = fixture("conversations_page1.json")
+    source = make_source()
+
+    first = await source.fetch_messages(SINCE, None)
+    second = await source.fetch_messages(SINCE, first.next_page_token)
+
+    assert (first.next_page_token, second.next_page_token) == ("w1", None)
+    assert {m.conversation_id for m in first.items} == {"413"}
+    assert {m.conversation_id for m in second.items} == {"412"}, "300 is not active since"
+    assert sum("conversations_window" in r for r in chatwoot.requests) == 1
+    with pytest.raises(BadResponse) as caught:
+        await source.fetch_messages(utc("2025-03-01T02:30:00"), "w1")
+    assert caught.value.field == "page_token", "a window token belongs to its own since"
+
+
+async def test_a_backfill_longer_than_six_hours_walks_the_pages(chatwoot: FakeChatwoot) -> None:
+    chatwoot.overrides["/api"] = version_body("4.1.0")
+    await make_source(clock=FixedClock(utc("2025-03-01T08:00:01"))).fetch_messages(SINCE, None)
+    assert chatwoot.requests[1].startswith("conversations_page1 ")
+
+
+async def test_a_list_without_last_activity_at_is_read_by_its_timestamp(
+    chatwoot: FakeChatwoot,
+) -> None:
+    body = copy.deepcopy(fixture("conversations_page1.json"))
+    for conversation in body["data"]["payload"]:
+        conversation.pop("last_activity_at")
+    chatwoot.overrides["conversations_page1"] = body
+    chatwoot.overrides["/api"] = version_body("1.21.0")
+    messages, _ = await read_all(make_source())
+    assert {m.conversation_id for m in messages.values()} == {"412", "413"}
+
+
+# ---- a recorded conversation ----------------------------------------------------------------
+
+
+async def test_two_recorded_polls_replay_request_by_request() -> None:
+    """``fixtures/chatwoot/replay/two_polls.json``: a backfill walking the list, one page
+    throttled and asked again; then a short poll by ``updated_within`` that finds a message
+    written before the first poll started but visible only after it."""
+    recording = Replay.load("chatwoot", "two_polls")
+    clock = FixedClock(utc("2025-03-01T03:00:00"))
+    source = make_source(clock=clock)
+
+    with recording.serving():
+        first = await poll(source.fetch_messages, utc("2025-02-28T03:00:00"))
+        presence = await source.fetch_presence()
+        clock.now = utc("2025-03-01T03:01:00")
+        second = await poll(source.fetch_messages, utc("2025-03-01T02:59:00"))
+        await source.fetch_presence()
+    recording.assert_finished()
+
+    assert [m.id for m in first] == ["98790", "98765", "98771", "98795"], "no private note"
+    assert [(p.agent_id, p.status) for p in presence] == [
+        ("7", PresenceStatus.ONLINE),
+        ("8", PresenceStatus.AWAY),
+    ]
+    (late,) = second
+    assert (late.id, late.sent_at) == ("98772", utc("2025-03-01T02:59:30"))
+    assert late.sent_at < utc("2025-03-01T03:00:00"), "written before the first poll started"
 
 
 # ---- options ------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from connectors.taobao.normalize import STATUS, TRADE_TYPES, BuyerKey
 from connectors.taobao.signing import SignMethod, sign, signing_string
 from connectors.taobao.source import TaobaoOrderSource
 from daemon.config.toml_table import ConfigError
+from tests.connectors.replay import Replay, poll
 from tests.connectors.support import FixedClock, load_fixture, read_options, utc
 
 GATEWAY = "https://gw.example.test/router/rest"
@@ -541,3 +542,36 @@ async def test_the_registry_builds_a_source_reading_the_app_secret_file(
     assert form["type"] == "fixed,auction"
     assert form["page_size"] == "100", "page_size is capped at TOP's maximum"
     await source.aclose()
+
+
+# ---- a recorded conversation ----------------------------------------------------------------
+
+
+async def test_two_recorded_polls_replay_request_by_request() -> None:
+    """``fixtures/taobao/replay/two_polls.json``: a window read last page first, a code 7 ban
+    waited out, the fullinfo top-up; then a poll whose window overlaps the first by ``settle``
+    and finds a trade TOP listed late."""
+    recording = Replay.load("taobao", "two_polls")
+    clock = FixedClock(utc("2025-03-01T04:00:00"))
+    source = make_source(clock=clock)
+
+    def sleep(error: Unavailable) -> None:
+        assert error.retry_after is not None
+        clock.now += timedelta(seconds=error.retry_after)
+
+    with recording.serving():
+        first = await poll(source.fetch_orders, utc("2025-03-01T03:30:00"), wait=sleep)
+        clock.now = utc("2025-03-01T04:05:00")
+        second = await poll(source.fetch_orders, utc("2025-03-01T03:59:00"), wait=sleep)
+    recording.assert_finished()
+
+    assert [o.id[-1] for o in first] == ["1", "2", "3", "4", "5"]
+    by_id = {o.id[-1]: o for o in first}
+    assert by_id["2"].buyer_message == "请发顺丰，周末不收货", "from the detail"
+    assert by_id["5"].buyer_message == "尺码偏小吗？"
+    assert by_id["5"].seller_memo == "已告知买家选大一码"
+    assert [(o.id[-1], o.updated_at) for o in second] == [
+        ("6", utc("2025-03-01T03:59:40")),
+        ("4", utc("2025-03-01T04:03:00")),
+    ]
+    assert second[1].seller_memo == "已确认不放发票，附贺卡"

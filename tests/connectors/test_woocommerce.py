@@ -22,6 +22,7 @@ from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.normalize import WooRules
 from connectors.woocommerce.source import WooCommerceOrderSource
 from daemon.config.toml_table import ConfigError
+from tests.connectors.replay import Replay, poll
 from tests.connectors.support import FixedClock, load_fixture, read_options, utc
 
 SHOP = "https://shop.example.test"
@@ -381,3 +382,44 @@ async def test_the_registry_builds_a_source_with_both_secrets(shop: respx.MockRo
     )
     assert request.url.params["per_page"] == "20"
     await source.aclose()
+
+
+# ---- a recorded conversation ----------------------------------------------------------------
+
+
+async def test_two_recorded_polls_replay_request_by_request() -> None:
+    """``fixtures/woocommerce/replay/two_polls.json``: maintenance mode fails the first attempt
+    of poll 1 and the stream waits; poll 1 again pages through ``any`` and the trash; poll 2
+    finds an order written late and, by the memo follow-up, a memo written after poll 1."""
+    recording = Replay.load("woocommerce", "two_polls")
+    clock = FixedClock(utc("2025-03-01T03:00:00"))
+    client = WooCommerceClient(
+        base_url=SHOP, consumer_key=lambda: "ck_demo", consumer_secret=lambda: "cs_demo"
+    )
+    source = WooCommerceOrderSource(
+        client=client,
+        rules=WooRules(),
+        page_size=2,
+        memo_recheck=timedelta(hours=24),
+        clock=clock,
+    )
+
+    with recording.serving():
+        with pytest.raises(RateLimited) as paused:
+            await poll(source.fetch_orders, utc("2025-03-01T02:30:00"))
+        clock.now = utc("2025-03-01T03:10:00")
+        first = await poll(source.fetch_orders, utc("2025-03-01T02:30:00"))
+        clock.now = utc("2025-03-01T03:15:00")
+        second = await poll(source.fetch_orders, utc("2025-03-01T03:09:00"))
+    recording.assert_finished()
+
+    assert paused.value.retry_after == 600.0
+    assert [(o.id, o.status, o.has_seller_memo) for o in first] == [
+        ("727", OrderStatus.PAID, False),
+        ("728", OrderStatus.AWAITING_PAYMENT, False),
+        ("729", OrderStatus.CLOSED, False),
+    ]
+    assert [(o.id, o.updated_at, o.seller_memo) for o in second] == [
+        ("731", utc("2025-03-01T03:09:30"), None),
+        ("727", utc("2025-03-01T03:12:00"), "Concierge delivery confirmed by phone"),
+    ]
