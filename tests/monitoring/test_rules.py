@@ -56,6 +56,8 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shopwatch_violations_in_review": ("gauge", ("shop", "rule")),
     "shopwatch_appeals_pending": ("gauge", ("shop",)),
     "shopwatch_stream_paused_until_timestamp_seconds": ("gauge", ("shop", "stream")),
+    "shopwatch_shop_held": ("gauge", ("shop", "instance")),
+    "shopwatch_lease_changes_total": ("counter", ("change",)),
     "shopwatch_undecidable_total": ("counter", ("shop", "rule", "reason")),
     "shopwatch_polls_total": ("counter", ("shop", "stream")),
     "shopwatch_poll_errors_total": ("counter", ("shop", "stream", "reason")),
@@ -74,6 +76,7 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     # beyond the list, exported by daemon/watch/metrics.py
     "shopwatch_pages_rejected_total": ("counter", ("shop", "stream")),
     "shopwatch_jobs_skipped_total": ("counter", ("task",)),
+    "shopwatch_http_auth_failures_total": ("counter", ("reason",)),
     "shopwatch_agent_conversion_ratio": ("gauge", ("agent",)),
     "shopwatch_agent_commission_cny": ("gauge", ("agent",)),
 }
