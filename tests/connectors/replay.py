@@ -13,7 +13,10 @@ makes over one or more polls, each with the answer the platform gave, in order::
 
 Each request must be the next one recorded: the same method and URL, exactly the recorded
 query ``params``, the recorded ``form`` fields of a form body (any other field must be named in
-``form_not_checked``) and the recorded ``headers`` (others are not checked). The answer is
+``form_not_checked``), the recorded ``headers`` (others are not checked) and, for a GraphQL
+POST, the recorded ``graphql`` request: the operation its document names (``query
+ShopwatchOrders(…``; the documents themselves live with the connector) and exactly the
+recorded ``variables``. The answer is
 ``json``, ``text``, or ``json_file`` (a fixture of the same platform). A test ends with
 :meth:`Replay.assert_finished`, so a recording the connector stopped short of fails too.
 """
@@ -92,6 +95,14 @@ class Replay:
         assert params == expected.get("params", {}), f"{where}: query {params}"
         for name, value in expected.get("headers", {}).items():
             assert request.headers.get(name) == value, f"{where}: header {name}"
+        if "graphql" in expected:
+            body = json.loads(request.content)
+            operation = expected["graphql"]["operation"]
+            assert str(body.get("query", "")).startswith(f"query {operation}("), (
+                f"{where}: not the {operation} document"
+            )
+            variables = body.get("variables")
+            assert variables == expected["graphql"]["variables"], f"{where}: variables {variables}"
         if "form" in expected:
             form = dict(parse_qsl(request.content.decode(), keep_blank_values=True))
             for name, value in expected["form"].items():

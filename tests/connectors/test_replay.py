@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -94,3 +95,36 @@ async def test_requests_past_the_end_and_exchanges_never_asked_for_fail() -> Non
         await get(URL, params={"page": 1})
         with pytest.raises(AssertionError, match="the recording has ended"):
             await get(URL, params={"page": 1})
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "says"),
+    [
+        ("query Orders($first: Int!) { x }", {"first": 2}, None),
+        ("query Checkouts($first: Int!) { x }", {"first": 2}, "not the Orders document"),
+        ("query Orders($first: Int!) { x }", {"first": 3}, "variables {'first': 3}"),
+    ],
+)
+async def test_a_graphql_request_is_checked_by_operation_and_variables(
+    query: str, variables: dict[str, Any], says: str | None
+) -> None:
+    exchange = {
+        "request": {
+            "method": "POST",
+            "url": URL,
+            "graphql": {"operation": "Orders", "variables": {"first": 2}},
+        },
+        "response": {"status": 200, "json": {"data": {}}},
+    }
+    replay = Replay({"exchanges": [exchange]}, fixtures=FIXTURES, name="inline")
+
+    async def post() -> None:
+        async with httpx.AsyncClient() as client:
+            await client.post(URL, json={"query": query, "variables": variables})
+
+    with replay.serving():
+        if says is None:
+            await post()
+        else:
+            with pytest.raises(AssertionError, match=re.escape(says)):
+                await post()

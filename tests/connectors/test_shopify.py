@@ -24,6 +24,7 @@ from connectors.shopify.client import ShopifyClient
 from connectors.shopify.normalize import BuyerKey, MemoSource, ShopifyRules
 from connectors.shopify.source import ShopifyOrderSource
 from daemon.config.toml_table import ConfigError
+from tests.connectors.replay import Replay, poll
 from tests.connectors.support import FixedClock, load_fixture, read_options, utc
 
 SHOP = "https://demo.myshopify.com"
@@ -642,6 +643,79 @@ async def test_a_throttled_answer_refills_the_estimate(shop: respx.MockRouter) -
     clock.now += timedelta(seconds=caught.value.retry_after)  # the poller's wait
     await source.fetch_orders(SINCE, None)
     assert sleeps.waits == []
+
+
+# ---- a recorded conversation ---------------------------------------------------------------
+
+
+async def test_two_recorded_polls_replay_request_by_request() -> None:
+    """``fixtures/shopify/replay/two_polls.json``: poll 1 pages through the orders, pausing
+    before page 2 until the reported bucket holds the query, then lists abandoned checkouts an
+    hour behind the watermark, is throttled once and asks again after the retry-after; poll 2,
+    from poll 1's start minus settle, finds an order written late, a payment and a completed
+    checkout."""
+    recording = Replay.load("shopify", "two_polls")
+    clock = FixedClock(utc("2025-03-01T03:00:00"))
+    sleeps = Sleeps(clock)
+    client = ShopifyClient(
+        base_url="https://demo.myshopify.com",
+        api_version=versions.PINNED,
+        token=lambda: "shpat_recorded",
+    )
+    source = ShopifyOrderSource(
+        client=client,
+        rules=ShopifyRules(memo_source=MemoSource.TAGS, memo_tag_prefix="memo:"),
+        page_size=250,
+        clock=clock,
+        sleep=sleeps,
+    )
+    throttled: list[float] = []
+
+    def wait(error: Unavailable) -> None:  # the poller's sleep between attempts
+        assert error.retry_after is not None
+        throttled.append(error.retry_after)
+        clock.now += timedelta(seconds=error.retry_after)
+
+    first_start = clock.now
+    with recording.serving():
+        first = {
+            o.id: o for o in await poll(source.fetch_orders, utc("2025-03-01T01:00:00"), wait=wait)
+        }
+        clock.now = utc("2025-03-01T03:10:00")
+        since = first_start - timedelta(seconds=60)  # the watermark poll 1 left: start - settle
+        second = {o.id: o for o in await poll(source.fetch_orders, since, wait=wait)}
+    recording.assert_finished()
+
+    assert sleeps.waits == [pytest.approx(2.0)], "page 2 waited for 502 points: (502 - 302) / 100"
+    assert throttled == [pytest.approx(2.0)], "THROTTLED: (252 - 52) / 100 s"
+    assert {order_id: o.status for order_id, o in first.items()} == {
+        "6001": OrderStatus.AWAITING_PAYMENT,
+        "6002": OrderStatus.PAID,
+        "6003": OrderStatus.CLOSED,
+        "checkout:33000000000001": OrderStatus.AWAITING_PAYMENT,
+        "checkout:33000000000002": OrderStatus.CLOSED,
+    }
+    assert (first["6002"].paid_at, first["6002"].seller_memo) == (
+        utc("2025-03-01T01:05:00"),
+        "Confirmed by phone",
+    )
+    assert first["checkout:33000000000001"].buyer_id == first["6001"].buyer_id, (
+        "Ana's abandoned checkout pairs with her order and her chat by e-mail"
+    )
+    assert first["checkout:33000000000002"].closed_at == utc("2025-03-01T01:58:00")
+
+    late = second["6004"]
+    assert late.updated_at < first_start, "written before poll 1 began, visible only to poll 2"
+    assert (second["6001"].status, second["6001"].paid_at) == (
+        OrderStatus.PAID,
+        utc("2025-03-01T03:05:00"),
+    )
+    completed = second["checkout:33000000000001"]
+    assert (completed.status, completed.closed_at) == (
+        OrderStatus.CLOSED,
+        utc("2025-03-01T03:06:00"),
+    )
+    assert len(sleeps.waits) == 1, "ten minutes refilled the bucket: poll 2 needed no pause"
 
 
 # ---- options, version, registry -------------------------------------------------------------
