@@ -31,5 +31,5 @@ class RuleOptions:
 
     def penalty(self) -> str:
         """What one violation costs by default, as the rules table shows it."""
-        text = f"{self.points} points"
+        text = f"{self.points} point{'' if self.points == 1 else 's'}"
         return f"{text}, {self.fine.normalize():f} CNY" if self.fine else text

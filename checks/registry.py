@@ -11,6 +11,8 @@ from checks import (
     cs101_unpaid_order_not_chased,
     cs102_offline_message_not_answered_first,
     cs103_paid_order_without_seller_memo,
+    cs104_buyer_kept_waiting,
+    cs105_paid_order_not_confirmed,
     cs106_blunt_wording,
     cs107_customer_data_disclosed,
 )
@@ -21,6 +23,8 @@ RULES: tuple[Rule, ...] = (
     cs101_unpaid_order_not_chased.RULE,
     cs102_offline_message_not_answered_first.RULE,
     cs103_paid_order_without_seller_memo.RULE,
+    cs104_buyer_kept_waiting.RULE,
+    cs105_paid_order_not_confirmed.RULE,
     cs106_blunt_wording.RULE,
     cs107_customer_data_disclosed.RULE,
 )

@@ -53,6 +53,9 @@ class Rule:
     name_en: str
     subject_type: str
     """What one verdict is about: a key of :data:`SUBJECT_WORDS`."""
+    subject_name: tuple[str, str] | None = None
+    """What people call its subject (zh, en), where the type's word would mislead (CS104's
+    episodes are not offline messages); the type's word otherwise."""
     options_type: type[RuleOptions]
     evidence_type: type[BreachEvidence]
     evaluate: Callable[[Evidence, Any], list[Outcome]]
@@ -79,7 +82,7 @@ class Rule:
 
     @property
     def subject_words(self) -> tuple[str, str]:
-        return SUBJECT_WORDS[self.subject_type]
+        return self.subject_name or SUBJECT_WORDS[self.subject_type]
 
     def section(self, heading: str) -> str:
         """The text under one of the docstring's headings (up to the next heading)."""

@@ -36,9 +36,19 @@ def only_digits(text: str) -> str:
     return "".join(ch for ch in normalize(text) if ch.isdigit() or ch == "x")
 
 
+_ESCAPE = re.compile(r"(\\.)", re.DOTALL)
+
+
+def _normalize_pattern(pattern: str) -> str:
+    """A pattern normalised like the text it is matched against, escapes kept as written:
+    case-folding ``\\S``, ``\\D`` or ``\\U0001F600`` would change what they mean."""
+    parts = _ESCAPE.split(unicodedata.normalize("NFKC", pattern))
+    return "".join(part if i % 2 else part.casefold() for i, part in enumerate(parts))
+
+
 @functools.lru_cache(maxsize=512)
 def _compile(pattern: str) -> re.Pattern[str]:
-    return re.compile(normalize(pattern), re.IGNORECASE)
+    return re.compile(_normalize_pattern(pattern), re.IGNORECASE)
 
 
 def check_patterns(patterns: Sequence[str]) -> None:

@@ -133,8 +133,12 @@ def _clock(moment: datetime, timezone: ZoneInfo, now: datetime) -> str:
     return local_clock(timezone, now)(moment.isoformat())
 
 
-def _subject(subject_type: str, subject_id: str) -> tuple[str, str]:
-    zh, en = SUBJECT_WORDS.get(subject_type, ("对象", "subject"))
+def _subject(rule: str, subject_type: str, subject_id: str) -> tuple[str, str]:
+    registered = _rule(rule)
+    if registered is not None and registered.subject_type == subject_type:
+        zh, en = registered.subject_words
+    else:
+        zh, en = SUBJECT_WORDS.get(subject_type, ("对象", "subject"))
     return f"{zh} {subject_id}", f"{en} {subject_id}"
 
 
@@ -155,7 +159,7 @@ def violation_notice(
 ) -> Notice:
     subject = breach.subject
     name_zh, name_en = rule_title(subject.rule)
-    what_zh, what_en = _subject(subject.type, subject.id)
+    what_zh, what_en = _subject(subject.rule, subject.type, subject.id)
     who_zh = f"责任人 {breach.agent}" if breach.agent else "责任人：当班团队（无法归属个人）"
     who_en = f"agent {breach.agent}" if breach.agent else "team level (no single agent)"
     shift_zh = f"，班次 {breach.shift}" if breach.shift else ""
@@ -233,7 +237,7 @@ def at_risk_notice(
     url: str | None,
 ) -> Notice:
     name_zh, name_en = rule_title(rule)
-    what_zh, what_en = _subject(subject_type, subject_id)
+    what_zh, what_en = _subject(rule, subject_type, subject_id)
     registered = _rule(rule)
     do_zh, do_en = registered.action if registered else ("请尽快处理", "handle it now")
     due = _clock(deadline, timezone, now)

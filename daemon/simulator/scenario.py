@@ -1,5 +1,9 @@
-"""A living shop for the demo: buyers place orders, ask questions, pay; agents chase, answer
-and write memos — mostly on time, sometimes not, so every rule has something to find.
+"""A living shop for the demo: buyers place orders, ask questions, pay; agents chase, answer,
+confirm orders and write memos — mostly on time and politely, sometimes not, so every rule
+has something to find: chases late or never (CS101), offline and online questions answered
+in time, 5 to 40 minutes late or never (CS102, CS104), closing words that need no answer,
+memos forgotten (CS103), paid orders confirmed by template, by an agent, late or never
+(CS105), blunt replies (CS106) and another customer's phone number pasted to a buyer (CS107).
 
 Stories are scheduled as timed events. ``backfill`` plays a back-dated history at once
 (so violations appear in the first minute); ``step`` starts new stories as time passes and
@@ -35,6 +39,27 @@ REQUESTS = (
     "发票抬头：某某公司",
 )
 ANSWERS = ("亲，有货的哦", "今天下午发出", "已为您备注", "We ship today", "亲，按标准码选就好")
+CLOSINGS = ("好的", "谢谢！", "好的，谢谢～", "收到👌", "👍", "OK", "嗯嗯")
+"""What buyers write after an answer: closing words, which need no answer (CS104)."""
+CHECK_TEMPLATE = (
+    "【自动回复】亲，订单 {order} 已付款，请核对收货地址和规格，有误请及时联系我们；"
+    "收藏店铺可优先收到上新通知哦～"
+)
+CHECKS = (
+    "亲，跟您核对一下订单 {order}：收货地址和颜色尺码都对吗？记得收藏店铺哦",
+    "亲，订单 {order} 已收到，请核对收货信息，没问题我们就安排发货啦",
+)
+BLUNT = (
+    "不知道，自己看详情页",
+    "不行，没办法",
+    "说了多少遍了，自己看",
+    "爱买不买",
+    "你自己看下单页面",
+)
+GENTLE = ("亲，两款主要是面料不同，您再对比考虑下吧", "对不起哦，作为客服没有权限改价格呢")
+UNSURE = ("我也不知道选哪个，帮我看看？", "不清楚怎么选尺码")
+"""A buyer's own 不知道 or 不清楚: never CS106's."""
+OTHER_CUSTOMERS_PHONE = "138 1234 5678"
 
 
 @dataclass(order=True)
@@ -128,8 +153,10 @@ class Scenario:
         agent: str | None = None,
         *,
         is_auto: bool = False,
+        text: str | None = None,
     ) -> None:
-        text = self.random.choice(ANSWERS if direction is Direction.AGENT else QUESTIONS)
+        if text is None:
+            text = self.random.choice(ANSWERS if direction is Direction.AGENT else QUESTIONS)
         self._at(
             at,
             lambda: self.world.add_message(
@@ -145,12 +172,48 @@ class Scenario:
             ),
         )
 
+    def _pay(self, buyer: str, order_id: str, paid: datetime) -> None:
+        """The order is paid at ``paid``, and then confirmed with the buyer (or not)."""
+        self._at(
+            paid,
+            lambda: self.world.update_order(order_id, paid, status=OrderStatus.PAID, paid_at=paid),
+        )
+        self._confirm(buyer, order_id, paid)
+
+    def _confirm(self, buyer: str, order_id: str, paid: datetime) -> None:
+        """The order check message (routine step 3): mostly the shop's automatic template at
+        once, else an agent's within the half hour; sometimes late or never (CS105)."""
+        roll = self.random.random()
+        if roll < 0.5:
+            at = paid + timedelta(seconds=self.random.uniform(2, 20))
+            text = CHECK_TEMPLATE.format(order=order_id)
+            self._say(buyer, at, Direction.AGENT, None, is_auto=True, text=text)
+            return
+        if roll < 0.8:
+            at = self._business(paid, self._minutes(2, 25))
+        elif roll < 0.9:
+            at = self._business(paid, self._minutes(35, 90))
+        else:
+            return
+        text = self.random.choice(CHECKS).format(order=order_id)
+        self._say(buyer, at, Direction.AGENT, self._agent_at(at), text=text)
+
+    def _thank(self, buyer: str, answer: datetime) -> None:
+        """Sometimes the buyer closes with 好的 or 谢谢 (only while the shop is online: a
+        message left offline would be CS102's, which reads no closing words)."""
+        if self.random.random() < 0.4:
+            at = answer + self._minutes(0.2, 1)
+            text = self.random.choice(CLOSINGS)
+            if self.calendar.covered(at):
+                self._say(buyer, at, Direction.BUYER, text=text)
+
     # ---- stories ----
 
     def _story(self, t0: datetime) -> None:
         buyer = self._id("b")
         kind = self.random.choices(
-            ("unpaid", "question", "paid_with_request", "quick_pay"), weights=(4, 4, 3, 2)
+            ("unpaid", "question", "paid_with_request", "quick_pay", "blunt", "phone"),
+            weights=(4, 4, 3, 2, 1, 0.5),
         )[0]
         getattr(self, f"_story_{kind}")(buyer, t0)
 
@@ -168,13 +231,7 @@ class Scenario:
             chase = self._business(t0, self._minutes(5, 55))
             self._say(buyer, chase, Direction.AGENT, self._agent_at(chase))
             if self.random.random() < 0.6:
-                paid = chase + self._minutes(2, 30)
-                self._at(
-                    paid,
-                    lambda: self.world.update_order(
-                        order_id, paid, status=OrderStatus.PAID, paid_at=paid
-                    ),
-                )
+                self._pay(buyer, order_id, chase + self._minutes(2, 30))
         elif roll < 0.8:
             late = self._business(t0, self._minutes(65, 120))
             self._say(buyer, late, Direction.AGENT, self._agent_at(late))
@@ -190,15 +247,30 @@ class Scenario:
             self._say(buyer, t0 + self._minutes(1, 10), Direction.AGENT, None, is_auto=True)
 
     def _story_question(self, buyer: str, t0: datetime) -> None:
-        """A buyer asks; answered quickly in business time, or late after a night."""
+        """A buyer asks (in coverage: CS104; offline: CS102) and is answered in time (near
+        half), 5, 15, 25 or 40 minutes past CS104's 3 minutes, or never; often thanks the
+        agent. Offline, the same waits are in time or 8, 18 or 33 minutes past CS102's 10."""
         self._say(buyer, t0, Direction.BUYER)
         if self.random.random() < 0.3:
-            self._say(buyer, t0 + self._minutes(0.1, 0.5), Direction.AGENT, None, is_auto=True)
+            self._say(buyer, t0 + self._minutes(0.1, 0.3), Direction.AGENT, None, is_auto=True)
         if self.random.random() < 0.5:
-            self._say(buyer, t0 + self._minutes(1, 3), Direction.BUYER)
-        delay = self._minutes(1, 8) if self.random.random() < 0.7 else self._minutes(11, 60)
+            self._say(buyer, t0 + self._minutes(0.2, 0.4), Direction.BUYER, text="在吗？")
+        roll = self.random.random()
+        if roll < 0.45:
+            delay = self._minutes(0.5, 2.5)
+        elif roll < 0.58:
+            delay = self._minutes(7.5, 8.5)
+        elif roll < 0.7:
+            delay = self._minutes(17, 19)
+        elif roll < 0.8:
+            delay = self._minutes(27, 29)
+        elif roll < 0.9:
+            delay = self._minutes(42, 44)
+        else:
+            return  # never answered
         answer = self._business(t0, delay)
         self._say(buyer, answer, Direction.AGENT, self._agent_at(answer))
+        self._thank(buyer, answer)
 
     def _story_paid_with_request(self, buyer: str, t0: datetime) -> None:
         """A paid order with a buyer request; memo written, starred first, or forgotten."""
@@ -217,14 +289,11 @@ class Scenario:
                 )
             ),
         )
-        self._at(
-            paid,
-            lambda: self.world.update_order(order_id, paid, status=OrderStatus.PAID, paid_at=paid),
-        )
-        self._say(buyer, t0 - self._minutes(1, 5), Direction.BUYER)
-        self._say(
-            buyer, self._business(t0, self._minutes(1, 4)), Direction.AGENT, self._agent_at(t0)
-        )
+        self._pay(buyer, order_id, paid)
+        asked = t0 - self._minutes(1, 5)
+        self._say(buyer, asked, Direction.BUYER)
+        answer = self._business(asked, self._minutes(0.5, 2.5))
+        self._say(buyer, answer, Direction.AGENT, self._agent_at(answer))
         roll = self.random.random()
         if roll < 0.6:
             memo_at = self._business(paid, self._minutes(3, 28))
@@ -254,10 +323,59 @@ class Scenario:
                 new_order(order_id=order_id, buyer_id=buyer, at=t0, amount=self._amount())
             ),
         )
+        self._pay(buyer, order_id, paid)
+
+    def _story_blunt(self, buyer: str, t0: datetime) -> None:
+        """A buyer asks and is answered in time, but mostly bluntly (CS106); the auto-reply's
+        and the buyer's own 不行 / 不知道 never count."""
+        self._say(buyer, t0, Direction.BUYER, text="这两款有什么区别？能便宜吗？")
+        if self.random.random() < 0.3:
+            self._say(
+                buyer,
+                t0 + self._minutes(0.1, 0.3),
+                Direction.AGENT,
+                None,
+                is_auto=True,
+                text="亲，现在咨询的人多，不行的话请先留言，我们马上回复",
+            )
+        blunt = self.random.random() < 0.7
+        if not blunt:
+            self._say(
+                buyer,
+                t0 + self._minutes(0.2, 0.4),
+                Direction.BUYER,
+                text=self.random.choice(UNSURE),
+            )
+        answer = self._business(t0, self._minutes(0.5, 2.5))
+        text = self.random.choice(BLUNT if blunt else GENTLE)
+        self._say(buyer, answer, Direction.AGENT, self._agent_at(answer), text=text)
+
+    def _story_phone(self, buyer: str, t0: datetime) -> None:
+        """A paid order whose memo holds the buyer's phone; the buyer asks which number the
+        courier has, and the agent pastes it, or mostly another customer's (CS107)."""
+        order_id = self._id("o")
+        own = f"139 {self.random.randrange(1000, 10000)} {self.random.randrange(1000, 10000)}"
         self._at(
-            paid,
-            lambda: self.world.update_order(order_id, paid, status=OrderStatus.PAID, paid_at=paid),
+            t0,
+            lambda: self.world.put_order(
+                new_order(order_id=order_id, buyer_id=buyer, at=t0, amount=self._amount())
+            ),
         )
+        paid = t0 + self._minutes(1, 3)
+        self._pay(buyer, order_id, paid)
+        memo_at = paid + self._minutes(1, 3)
+        self._at(
+            memo_at,
+            lambda: self.world.update_order(
+                order_id, memo_at, seller_memo=f"收货电话 {own}，送前联系"
+            ),
+        )
+        asked = memo_at + self._minutes(1, 10)
+        self._say(buyer, asked, Direction.BUYER, text="快递说联系不上我，留的电话对吗？")
+        answer = self._business(asked, self._minutes(0.5, 2.5))
+        number = OTHER_CUSTOMERS_PHONE if self.random.random() < 0.7 else own
+        text = f"亲，快递单上的电话是 {number} 哦"
+        self._say(buyer, answer, Direction.AGENT, self._agent_at(answer), text=text)
 
     def _amount(self) -> Decimal:
         return Decimal(self.random.randrange(1900, 59900)) / 100

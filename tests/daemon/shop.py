@@ -91,6 +91,17 @@ def story(world: World, now: datetime) -> dict[str, tuple[str, str]]:
         order_id="o-6", buyer_id="b-6", at=paid - timedelta(minutes=2), buyer_message="请发顺丰"
     )
     world.put_order(replace(order, updated_at=paid, status=OrderStatus.PAID, paid_at=paid))
+    # CS105: the shop's automatic template confirms o-6 at once → satisfied.
+    world.add_message(
+        new_message(
+            message_id="m-60",
+            buyer_id="b-6",
+            at=paid + timedelta(seconds=5),
+            direction=Direction.AGENT,
+            is_auto=True,
+            text="【自动回复】亲，订单已付款，请核对收货地址",
+        )
+    )
     return {
         "o-1": ("CS101", "a1"),
         "o-4": ("CS101", ""),
