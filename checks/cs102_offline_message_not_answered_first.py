@@ -41,46 +41,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from checks.attribution import attributed_breach
+from checks.escalation import HISTORY_INCOMPLETE, TieredOptions, judge_lateness
 from checks.evidence import Evidence
 from checks.evidence_record import BreachEvidence, Clock, Fact, MessageRecord, minutes
-from checks.options import RuleOptions
 from checks.rule import Rule, rule_doc
-from checks.subject import Outcome, Pending, Satisfied, Subject, Undecidable
+from checks.subject import Outcome, Subject
 from connectors.model import Message
 
 CODE = "CS102"
-HISTORY_INCOMPLETE = "history_incomplete"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Options(RuleOptions):
+class Options(TieredOptions):
     within: timedelta = timedelta(minutes=10)
     points: int = 5
-    tier_limits: tuple[timedelta, ...] = (timedelta(minutes=10), timedelta(minutes=30))
-    """Upper bounds of lateness for tiers 1 and 2; beyond the last is the top tier."""
-    tier_points: tuple[int, ...] = (5, 10, 20)
-    """Points of tiers 1, 2, 3: one more entry than ``tier_limits``."""
-
-    def __post_init__(self) -> None:
-        if len(self.tier_points) != len(self.tier_limits) + 1:
-            raise ValueError("tier_points needs exactly one more entry than tier_limits")
-        if list(self.tier_limits) != sorted(self.tier_limits):
-            raise ValueError("tier_limits must be in increasing order")
-
-    def penalty(self) -> str:
-        text = " / ".join(str(points) for points in self.tier_points) + " points by lateness"
-        return f"{text}, {self.fine.normalize():f} CNY" if self.fine else text
-
-    @property
-    def top_tier(self) -> int:
-        return len(self.tier_points)
-
-    def tier_for(self, lateness: timedelta) -> int:
-        for tier, limit in enumerate(self.tier_limits, start=1):
-            if lateness <= limit:
-                return tier
-        return self.top_tier
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,51 +129,28 @@ def episodes(conversation: list[Message], evidence: Evidence) -> list[OfflineEpi
 
 def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
     outcomes: list[Outcome] = []
-    complete = evidence.watermarks.complete_until
-    conversation = evidence.conversation()
-    for episode in episodes(conversation, evidence):
-        first = episode.first
-        subject = Subject(rule=CODE, type="episode", id=first.id, buyer_id=evidence.buyer_id)
-        deadline = evidence.calendar.business_deadline(first.sent_at, options.within)
+    for episode in episodes(evidence.conversation(), evidence):
         reply = episode.reply
-        if reply is not None and reply.sent_at <= deadline:
-            outcomes.append(Satisfied(subject=subject, deadline=deadline))
-            continue
-        if complete < deadline:
-            outcomes.append(Pending(subject=subject, deadline=deadline))
-            continue
-        if first.sent_at < evidence.watermarks.chat.history_start:
-            outcomes.append(
-                Undecidable(subject=subject, deadline=deadline, reason=HISTORY_INCOMPLETE)
-            )
-            continue
 
-        answered = reply is not None and reply.sent_at <= complete
-        # Unanswered: late until now, but only as far as the data proves it (SPEC §2).
-        observed_until = min(evidence.now, complete)
-        late_until = reply.sent_at if answered and reply is not None else observed_until
-        lateness = late_until - deadline
-        tier = options.tier_for(lateness)
-        final = answered or tier == options.top_tier
-        recheck = None
-        if not final:
-            recheck = deadline + options.tier_limits[tier - 1] + timedelta(microseconds=1)
+        def record(
+            answered: bool, lateness: timedelta, episode: OfflineEpisode = episode
+        ) -> OfflineEpisodeEvidence:
+            return OfflineEpisodeEvidence(
+                episode=MessageRecord.many(episode.messages),
+                reply=MessageRecord.maybe(episode.reply) if answered else None,
+                lateness_seconds=lateness.total_seconds(),
+                within_seconds=options.within.total_seconds(),
+            )
+
+        first = episode.first
         outcomes.append(
-            attributed_breach(
-                subject,
-                deadline,
-                evidence,
-                tier=tier,
-                points=options.tier_points[tier - 1],
-                fine=options.fine,
-                final=final,
-                recheck_at=recheck,
-                record=OfflineEpisodeEvidence(
-                    episode=MessageRecord.many(episode.messages),
-                    reply=MessageRecord.maybe(reply) if answered else None,
-                    lateness_seconds=lateness.total_seconds(),
-                    within_seconds=options.within.total_seconds(),
-                ),
+            judge_lateness(
+                Subject(rule=CODE, type="episode", id=first.id, buyer_id=evidence.buyer_id),
+                start=first.sent_at,
+                end=reply.sent_at if reply is not None else None,
+                evidence=evidence,
+                options=options,
+                record=record,
             )
         )
     return outcomes

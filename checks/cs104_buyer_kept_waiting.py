@@ -62,19 +62,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from checks.attribution import attributed_breach
-from checks.cs102_offline_message_not_answered_first import Options as TieredOptions
 from checks.cs102_offline_message_not_answered_first import episodes as offline_episodes
+from checks.escalation import HISTORY_INCOMPLETE, TieredOptions, judge_lateness
 from checks.evidence import Evidence
 from checks.evidence_record import BreachEvidence, Clock, Fact, MessageRecord, minutes
 from checks.rule import Rule, rule_doc
-from checks.subject import Outcome, Pending, Satisfied, Subject, Undecidable
+from checks.subject import Outcome, Subject
 from checks.text import check_patterns, fully_matches_any
 from connectors.model import Message
 
 CODE = "CS104"
-HISTORY_INCOMPLETE = "history_incomplete"
-
 PUNCTUATION_OR_EMOJI = (
     "["
     "\\s"
@@ -126,6 +123,7 @@ class Options(TieredOptions):
     """CS102's tiers, a shorter allowance, and the messages that need no answer."""
 
     within: timedelta = timedelta(minutes=3)
+    points: int = 5
     warn_before: timedelta = timedelta(minutes=1)
     ignore: tuple[str, ...] = DEFAULT_IGNORE
     """Regular expressions; a buyer message whose whole trimmed text (NFKC, case-folded)
@@ -244,51 +242,29 @@ def waiting_episodes(
 
 def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
     outcomes: list[Outcome] = []
-    complete = evidence.watermarks.complete_until
     for episode in waiting_episodes(evidence.conversation(), evidence, options):
-        first = episode.first
-        subject = Subject(rule=CODE, type="episode", id=first.id, buyer_id=evidence.buyer_id)
-        deadline = evidence.calendar.business_deadline(first.sent_at, options.within)
-        end = episode.end
-        if end is not None and end.sent_at <= deadline:
-            # Answered in time, or handed to CS102 before anyone was late.
-            outcomes.append(Satisfied(subject=subject, deadline=deadline))
-            continue
-        if complete < deadline:
-            outcomes.append(Pending(subject=subject, deadline=deadline))
-            continue
-        if first.sent_at < evidence.watermarks.chat.history_start:
-            outcomes.append(
-                Undecidable(subject=subject, deadline=deadline, reason=HISTORY_INCOMPLETE)
-            )
-            continue
 
-        ended = end is not None and end.sent_at <= complete
-        # While it lasts: late until now, but only as far as the data proves it (SPEC §2).
-        late_until = end.sent_at if ended and end is not None else min(evidence.now, complete)
-        lateness = late_until - deadline
-        tier = options.tier_for(lateness)
-        final = ended or tier == options.top_tier
-        recheck = None
-        if not final:
-            recheck = deadline + options.tier_limits[tier - 1] + timedelta(microseconds=1)
+        def record(
+            ended: bool, lateness: timedelta, episode: WaitingEpisode = episode
+        ) -> WaitingEvidence:
+            return WaitingEvidence(
+                episode=MessageRecord.many(episode.messages),
+                reply=MessageRecord.maybe(episode.reply) if ended else None,
+                handed_over=MessageRecord.maybe(episode.handed_over) if ended else None,
+                lateness_seconds=lateness.total_seconds(),
+                within_seconds=options.within.total_seconds(),
+            )
+
+        first, end = episode.first, episode.end
+        # Satisfied when answered in time, or handed to CS102 before anyone was late.
         outcomes.append(
-            attributed_breach(
-                subject,
-                deadline,
-                evidence,
-                tier=tier,
-                points=options.tier_points[tier - 1],
-                fine=options.fine,
-                final=final,
-                recheck_at=recheck,
-                record=WaitingEvidence(
-                    episode=MessageRecord.many(episode.messages),
-                    reply=MessageRecord.maybe(episode.reply) if ended else None,
-                    handed_over=MessageRecord.maybe(episode.handed_over) if ended else None,
-                    lateness_seconds=lateness.total_seconds(),
-                    within_seconds=options.within.total_seconds(),
-                ),
+            judge_lateness(
+                Subject(rule=CODE, type="episode", id=first.id, buyer_id=evidence.buyer_id),
+                start=first.sent_at,
+                end=end.sent_at if end is not None else None,
+                evidence=evidence,
+                options=options,
+                record=record,
             )
         )
     return outcomes
