@@ -28,6 +28,7 @@ from connectors.model import Stream
 from daemon.alerts.listener import AlertListener, build_alert_listener
 from daemon.clock import Clock, SystemClock
 from daemon.config.settings import Settings, StreamSettings
+from daemon.console.pages import Console
 from daemon.http import Api, make_app
 from daemon.scoring.month import Month
 from daemon.scoring.policy_file import PolicyFiles
@@ -106,6 +107,7 @@ class Daemon:
         self.watch: Watch | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.runner: web.AppRunner | None = None
+        self.console: Console | None = None
         self.ready = False
         self.listening: tuple[str, int] | None = None
         self._jobs: set[asyncio.Task[Any]] = set()
@@ -173,7 +175,15 @@ class Daemon:
             api_token=self._api_token,
             settings=lambda: self.settings,
         )
-        self.runner = web.AppRunner(make_app(api, self.metrics.registry), access_log=None)
+        app = make_app(api, self.metrics.registry)
+        self.console = Console(
+            ledger=self.ledger,
+            engine=self.engine,
+            clock=self.clock,
+            settings=lambda: self.settings,
+        )
+        self.console.setup(app)  # the people's pages under / (SPEC §8)
+        self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, host, port)
         await site.start()

@@ -1,5 +1,5 @@
 """The ``shopwatch`` command (SPEC §6): run, demo, simulate, check-config, rules, db,
-violations, scorecard, replay, reload."""
+violations, scorecard, replay, reload, user."""
 
 from __future__ import annotations
 
@@ -395,6 +395,80 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     return _run_async(_with_engine(settings, work))
 
 
+def _new_password(args: argparse.Namespace) -> str:
+    """From ``--password-file`` (its first line; ``-`` is standard input) or typed twice at
+    a prompt: never from the command line, where ``ps`` and the shell's history would keep
+    it."""
+    import getpass
+
+    if args.password_file:
+        try:
+            if args.password_file == "-":
+                text = sys.stdin.readline()
+            else:
+                text = Path(args.password_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"cannot read it: {exc}", field="--password-file") from None
+        lines = text.splitlines()
+        return lines[0] if lines else ""
+    first = getpass.getpass("New password: ")
+    if first != getpass.getpass("Again: "):
+        raise BadInput("the two passwords differ", field="password")
+    return first
+
+
+def _operator() -> str:
+    """Who ran the command, for the users' audit trail."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    """``user add|passwd|disable|enable|list``: the people who sign in to the console."""
+    from daemon.store.users import UserBook
+
+    settings = _settings(args.config)
+
+    async def work(engine: Any) -> int:
+        book = UserBook(engine)
+        now = datetime.now(UTC)
+        if args.action == "list":
+            for user in await book.all():
+                state = "" if user.active else "  (disabled)"
+                agent = f"  agent {user.agent}" if user.agent else ""
+                print(f"{user.name:20} {user.role:10}{agent}{state}")
+            return 0
+        if args.action == "add":
+            user = await book.add(
+                name=args.name,
+                role=args.role,
+                agent=args.agent,
+                password=_new_password(args),
+                by=_operator(),
+                now=now,
+                roster=settings.roster,
+            )
+            print(f"user {user.name} added ({user.role})")
+        elif args.action == "passwd":
+            await book.by_name(args.name)  # refuse an unknown name before asking
+            user = await book.set_password(
+                args.name, _new_password(args), by=_operator(), now=now
+            )
+            print(f"password of {user.name} changed; their sessions have ended")
+        else:
+            user = await book.set_active(
+                args.name, args.action == "enable", by=_operator(), now=now
+            )
+            print(f"user {user.name} {'enabled' if user.active else 'disabled'}")
+        return 0
+
+    return _run_async(_with_engine(settings, work))
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from daemon.scoring.replay import render_replay, replay
 
@@ -570,6 +644,29 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--reason")
     score.add_argument("--config", default=DEFAULT_CONFIG)
     score.set_defaults(func=cmd_scorecard)
+
+    user = sub.add_parser(
+        "user", help="people who sign in to the console: add, passwd, disable, enable, list"
+    )
+    usub = user.add_subparsers(dest="action", required=True)
+    uadd = usub.add_parser("add", help="a new user; the password is asked for (or a file)")
+    uadd.add_argument("name")
+    uadd.add_argument("--role", required=True, choices=["agent", "supervisor", "lead"])
+    uadd.add_argument("--agent", help="an agent's roster id (role agent)")
+    upasswd = usub.add_parser("passwd", help="a new password; the user's sessions end")
+    upasswd.add_argument("name")
+    for p in (uadd, upasswd):
+        p.add_argument(
+            "--password-file",
+            help="read the password from this file's first line ('-': standard input) "
+            "instead of a prompt",
+        )
+    for action in ("disable", "enable"):
+        usub.add_parser(action, help=f"{action} a user (sessions end)").add_argument("name")
+    usub.add_parser("list")
+    for p in usub.choices.values():
+        p.add_argument("--config", default=DEFAULT_CONFIG)
+    user.set_defaults(func=cmd_user)
 
     replay = sub.add_parser("replay", help="what another config would have recorded")
     replay.add_argument("--config", required=True, help="the other policy's config file")

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from daemon.clock import Clock
 from daemon.config.settings import Settings
+from daemon.console.access import api_user
 from daemon.errors import BadInput, NotFound, Refused
 from daemon.scoring import entries as score_entries
 from daemon.scoring import records
@@ -83,6 +84,8 @@ class Api:
         self.people = PeopleBook(engine)
 
     def _authorize(self, request: web.Request) -> None:
+        if api_user(request, "write") is not None:
+            return  # a supervisor's or lead's console session, with its CSRF header
         expected = self.api_token()
         if not expected:
             raise web.HTTPForbidden(
@@ -140,6 +143,9 @@ class Api:
             raise BadInput("expected a JSON object", field="body") from None
         if not isinstance(body, dict):
             raise BadInput("expected a JSON object", field="body")
+        person = api_user(request, "write")
+        if person is not None:
+            body["by"] = person.name  # a signed-in person acts as themselves (SPEC §8)
         return body
 
     async def add_violation(self, request: web.Request) -> web.Response:

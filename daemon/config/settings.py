@@ -25,6 +25,7 @@ from connectors.base import SourceConfig
 from connectors.model import Stream
 from connectors.options import OptionError
 from daemon.config.alert_settings import AlertSettings, parse_alerts
+from daemon.config.console_settings import ConsoleSettings, parse_console
 from daemon.config.options import options_from_table
 from daemon.config.secrets import resolve_secret_path, secret_reader
 from daemon.config.toml_table import (
@@ -191,6 +192,8 @@ class Settings:
     the config file if there is one, else the catalogue shipped with shopwatch."""
     appeal_window: timedelta = timedelta(days=7)
     """``[scorecard] appeal_window``: how long after detection an agent may appeal (SPEC §4)."""
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    """``[console]``: sign-in sessions of the people's pages (SPEC §8)."""
 
     @property
     def roster(self) -> frozenset[str]:
@@ -364,6 +367,7 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
     appeal_window = scorecard.get("appeal_window", positive_duration, timedelta(days=7))
     scorecard.finish()
     alerts = parse_alerts(root.raw("alerts", {}), source, config_dir)
+    console = parse_console(root.table("console", required=False), config_dir)
     root.finish()
 
     settings = Settings(
@@ -382,6 +386,7 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
         alerts=alerts,
         policy_file=config_dir / policy_file if policy_file else None,
         appeal_window=appeal_window,
+        console=console,
     )
     try:
         settings.calendar()
@@ -415,6 +420,9 @@ def missing_secrets(settings: Settings) -> list[str]:
                     problems.append(f"shops.{shop.id}.{stream.stream.value}.{key}: {path}")
     if settings.api_token_file and not os.access(settings.api_token_file, os.R_OK):
         problems.append(f"http.api_token_file: {settings.api_token_file}")
+    key_file = settings.console.session_key_file
+    if key_file and not os.access(key_file, os.R_OK):
+        problems.append(f"console.session_key_file: {key_file}")
     for key, path in settings.alerts.secret_files():
         if not os.access(path, os.R_OK):
             problems.append(f"{key}: {path}")

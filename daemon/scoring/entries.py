@@ -20,6 +20,7 @@ from daemon.scoring.month import Month
 from daemon.scoring.policy import NotInCatalogue, PointsNotAllowed, Policy
 from daemon.scoring.records import parse_month
 from daemon.store.ledger import Ledger
+from daemon.store.months import closed_refusal, is_closed
 from daemon.store.tables import bonuses, score_adjustments, scorecard_events
 
 # ---- writing: bonuses, adjustments, manual violations, each with its audit trail ----
@@ -118,6 +119,8 @@ async def add_bonus(
     earned = _day(day)
     month = str(Month.of(earned))
     async with engine.begin() as conn:
+        if await is_closed(conn, month):
+            raise closed_refusal(month, "its bonuses")
         if entry.per_month is not None:
             already = (
                 await conn.execute(
@@ -179,6 +182,8 @@ async def revoke_bonus(
             raise NotFound(f"no bonus with id {bonus_id}", field="id")
         if row.status != "active":
             raise Conflict(f"bonus {bonus_id} is already {row.status}", field="id")
+        if await is_closed(conn, row.month):
+            raise closed_refusal(row.month, "its bonuses")
         await conn.execute(update(bonuses).where(bonuses.c.id == bonus_id).values(status="revoked"))
         await _audit(
             conn,
@@ -218,6 +223,8 @@ async def set_adjustment(
         raise BadInput(f"expected a whole number from −{limit} to +{limit}", field="value")
     key = (score_adjustments.c.agent == agent) & (score_adjustments.c.month == period)
     async with engine.begin() as conn:
+        if await is_closed(conn, period):
+            raise closed_refusal(period, "its adjustments")
         before = (await conn.execute(select(score_adjustments.c.value).where(key))).scalar()
         await conn.execute(delete(score_adjustments).where(key))
         if value:

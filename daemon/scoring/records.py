@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.model import Direction
 from daemon.config.settings import Settings
 from daemon.errors import BadInput
+from daemon.scoring import frozen
 from daemon.scoring.conversion import (
     AgentReply,
     MonthConversion,
@@ -40,6 +41,7 @@ from daemon.scoring.scorecard import (
 from daemon.store.tables import (
     bonuses,
     messages,
+    month_closes,
     order_versions,
     score_adjustments,
     stream_state,
@@ -220,11 +222,19 @@ async def load_scorecard(
     policy: Policy,
     now: datetime,
     override_violations: Sequence[ViolationRecord] | None = None,
+    live: bool = False,
 ) -> Scorecard:
     """The scorecard of ``month`` from the store (GET /api/scorecard, ``shopwatch
-    scorecard``, the score metric). ``override_violations`` replaces the ledger's violations
-    of ``month`` (what-if replay); earlier months always come from the ledger."""
+    scorecard``, the score metric, the console). ``override_violations`` replaces the
+    ledger's violations of ``month`` (what-if replay); earlier months always come from the
+    ledger. A closed month's is the one frozen at closing (SPEC §4), unless ``live``."""
+    if override_violations is None and not live:
+        kept = await frozen_scorecard(engine, month)
+        if kept is not None:
+            return kept
     tz = settings.timezone
+    agents = roster(settings)
+
     agents = roster(settings)
     # Earlier months' scores depend on their own records only (not on their flags).
     previous: list[dict[str, int]] = []
@@ -249,3 +259,13 @@ async def load_scorecard(
         previous=previous,
         conversion=conversion,
     )
+
+
+async def frozen_scorecard(engine: AsyncEngine, month: Month) -> Scorecard | None:
+    """The scorecard frozen when ``month`` was closed, if it is closed."""
+    query = select(month_closes.c.scorecard).where(
+        month_closes.c.month == str(month), month_closes.c.status == "closed"
+    )
+    async with engine.connect() as conn:
+        kept = (await conn.execute(query)).scalar()
+    return None if kept is None else frozen.thaw(kept)

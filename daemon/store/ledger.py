@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from checks.registry import BY_CODE, evidence_type
 from checks.subject import Breach, Undecidable
 from daemon.errors import BadInput, Conflict, NotFound
+from daemon.store.months import closed_month_at, closed_refusal
 from daemon.store.observations import dialect_insert
 from daemon.store.tables import undecidable_subjects, violation_events, violations
 
@@ -288,6 +289,9 @@ class Ledger:
     ) -> dict[str, Any]:
         """A violation a supervisor records by hand (rules no API can see)."""
         async with self.engine.begin() as conn:
+            closed = await closed_month_at(conn, at)
+            if closed is not None:
+                raise closed_refusal(closed, "its violations")
             new_id = (
                 await conn.execute(
                     violations.insert()
@@ -345,11 +349,15 @@ class Ledger:
         reason: str,
         now: datetime,
         window: timedelta = APPEAL_WINDOW,
+        agent: str | None = None,
     ) -> dict[str, Any]:
         """The attributed agent disputes an open violation (申诉), once, within ``window`` of its
-        detection; it keeps counting until a supervisor confirms or waives it."""
+        detection; it keeps counting until a supervisor confirms or waives it. ``agent`` is
+        the appellant's roster id when ``by`` is another name for them (the console's
+        signed-in user); by default ``by`` is the roster id."""
         if not by.strip():
             raise BadInput("required: the appealing agent's id", field="by")
+        appellant = (agent or by).strip()
         if not reason.strip():
             raise BadInput("required: why the agent disputes it", field="reason")
 
@@ -366,7 +374,7 @@ class Ledger:
                     f"violation {violation_id} is the team's: there is no agent to appeal it",
                     field="agent",
                 )
-            if by.strip() != row.agent:
+            if appellant != row.agent:
                 raise BadInput(
                     f"only {row.agent}, to whom violation {violation_id} is attributed, may "
                     "appeal it",
@@ -395,9 +403,12 @@ class Ledger:
         async with self.engine.begin() as conn:
             row = (
                 await conn.execute(
-                    select(violations.c.status, violations.c.agent, violations.c.detected_at).where(
-                        violations.c.id == violation_id
-                    )
+                    select(
+                        violations.c.status,
+                        violations.c.agent,
+                        violations.c.detected_at,
+                        violations.c.deadline,
+                    ).where(violations.c.id == violation_id)
                 )
             ).first()
             if row is None:
@@ -424,6 +435,11 @@ class Ledger:
                     "look at it again",
                     field="status",
                 )
+            # Checked after the update, which holds the row: a month being closed meanwhile
+            # waits for this change, or this change sees the month closed (SPEC §4).
+            closed = await closed_month_at(conn, row.deadline)
+            if closed is not None:
+                raise closed_refusal(closed, f"violation {violation_id}'s status")
             await self._event(
                 conn,
                 violation_id,

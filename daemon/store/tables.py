@@ -316,3 +316,58 @@ daemon_instances = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Index(None, "expires_at"),
 )
+
+# ---- the console (SPEC §8): the people who sign in, and closed months (SPEC §4) ----
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),  # agent | supervisor | lead
+    Column("agent", String(128)),  # an agent's roster id; NULL for the other roles
+    Column("password_hash", String(255), nullable=False),  # argon2id, never the password
+    Column("active", Boolean, nullable=False),
+    Column("session_epoch", Integer, nullable=False),  # raised to end every session
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+user_events = Table(
+    "user_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(16), nullable=False),  # added | password | disabled | enabled
+    Column("by", String(128), nullable=False),
+    Column("details", JSON, nullable=False),
+)
+
+month_closes = Table(
+    "month_closes",
+    metadata,
+    # A month once closed: its bounds as instants (taken in the timezone of its closing, so
+    # the ledger can refuse changes without knowing the config) and the scorecard frozen then.
+    Column("month", String(7), primary_key=True),
+    Column("status", String(8), nullable=False),  # closed | reopened
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=False),
+    Column("closed_by", String(128), nullable=False),
+    Column("scorecard", JSON),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "starts_at"),
+)
+
+month_events = Table(
+    "month_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("month", String(7), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(16), nullable=False),  # closed | reopened
+    Column("by", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+)
