@@ -46,12 +46,11 @@ from checks.evidence import Evidence
 from checks.evidence_record import BreachEvidence, Clock, Fact, OrderVersionRecord, instant
 from checks.options import RuleOptions
 from checks.rule import Rule, rule_doc
-from checks.subject import Outcome, Pending, Satisfied, Subject, Undecidable
+from checks.subject import Outcome, Satisfied, Subject
+from checks.verdicts import BUYER_UNIDENTIFIED, HISTORY_INCOMPLETE, chat_not_conclusive
 from connectors.model import Order, OrderStatus
 
 CODE = "CS101"
-HISTORY_INCOMPLETE = "history_incomplete"
-BUYER_UNIDENTIFIED = "buyer_unidentified"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,19 +149,11 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
             outcomes.append(Satisfied(subject=subject, deadline=deadline))
             continue
 
-        if evidence.watermarks.complete_until < deadline:
-            outcomes.append(Pending(subject=subject, deadline=deadline))
-            continue
-        if not all(v.buyer_identified for v in versions):
-            # Its buyer_id is a stand-in: no chase or sibling payment could ever be found.
-            outcomes.append(
-                Undecidable(subject=subject, deadline=deadline, reason=BUYER_UNIDENTIFIED)
-            )
-            continue
-        if created_at < evidence.watermarks.chat.history_start:
-            outcomes.append(
-                Undecidable(subject=subject, deadline=deadline, reason=HISTORY_INCOMPLETE)
-            )
+        undecided = chat_not_conclusive(
+            subject, deadline, since=created_at, versions=versions, evidence=evidence
+        )
+        if undecided is not None:
+            outcomes.append(undecided)
             continue
 
         outcomes.append(

@@ -41,11 +41,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from checks.escalation import HISTORY_INCOMPLETE, TieredOptions, judge_lateness
+from checks.escalation import TieredOptions, judge_lateness
 from checks.evidence import Evidence
 from checks.evidence_record import BreachEvidence, Clock, Fact, MessageRecord, minutes
 from checks.rule import Rule, rule_doc
 from checks.subject import Outcome, Subject
+from checks.verdicts import HISTORY_INCOMPLETE
 from connectors.model import Message
 
 CODE = "CS102"

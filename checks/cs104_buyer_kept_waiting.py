@@ -63,12 +63,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from checks.cs102_offline_message_not_answered_first import episodes as offline_episodes
-from checks.escalation import HISTORY_INCOMPLETE, TieredOptions, judge_lateness
+from checks.escalation import TieredOptions, judge_lateness
 from checks.evidence import Evidence
 from checks.evidence_record import BreachEvidence, Clock, Fact, MessageRecord, minutes
 from checks.rule import Rule, rule_doc
 from checks.subject import Outcome, Subject
 from checks.text import check_patterns, fully_matches_any
+from checks.verdicts import HISTORY_INCOMPLETE
 from connectors.model import Message
 
 CODE = "CS104"

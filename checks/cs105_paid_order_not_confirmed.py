@@ -49,13 +49,12 @@ from checks.evidence import Evidence
 from checks.evidence_record import BreachEvidence, Clock, Fact, MessageRecord, instant
 from checks.options import RuleOptions
 from checks.rule import Rule, rule_doc
-from checks.subject import Outcome, Pending, Satisfied, Subject, Undecidable
+from checks.subject import Outcome, Satisfied, Subject
 from checks.text import TextMatcher, check_patterns
+from checks.verdicts import BUYER_UNIDENTIFIED, HISTORY_INCOMPLETE, chat_not_conclusive
 from connectors.model import Direction, Message
 
 CODE = "CS105"
-HISTORY_INCOMPLETE = "history_incomplete"
-BUYER_UNIDENTIFIED = "buyer_unidentified"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,7 +121,6 @@ def outgoing(msg: Message) -> bool:
 def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
     outcomes: list[Outcome] = []
     sent = [m for m in evidence.conversation() if outgoing(m)]
-    complete = evidence.watermarks.complete_until
     for order_id, versions in evidence.versions_by_order().items():
         paid = next((v for v in versions if v.paid_at is not None), None)
         if paid is None or paid.paid_at is None:
@@ -134,19 +132,11 @@ def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
         if any(options.confirms(m) for m in window):
             outcomes.append(Satisfied(subject=subject, deadline=deadline))
             continue
-        if complete < deadline:
-            outcomes.append(Pending(subject=subject, deadline=deadline))
-            continue
-        if not all(v.buyer_identified for v in versions):
-            # Its buyer_id is a stand-in: no message to the buyer could ever be found.
-            outcomes.append(
-                Undecidable(subject=subject, deadline=deadline, reason=BUYER_UNIDENTIFIED)
-            )
-            continue
-        if paid_at < evidence.watermarks.chat.history_start:
-            outcomes.append(
-                Undecidable(subject=subject, deadline=deadline, reason=HISTORY_INCOMPLETE)
-            )
+        undecided = chat_not_conclusive(
+            subject, deadline, since=paid_at, versions=versions, evidence=evidence
+        )
+        if undecided is not None:
+            outcomes.append(undecided)
             continue
         outcomes.append(
             attributed_breach(

@@ -19,8 +19,7 @@ from checks.evidence import Evidence
 from checks.evidence_record import BreachEvidence
 from checks.options import RuleOptions
 from checks.subject import Outcome, Pending, Satisfied, Subject, Undecidable
-
-HISTORY_INCOMPLETE = "history_incomplete"
+from checks.verdicts import HISTORY_INCOMPLETE
 
 
 @dataclass(frozen=True, kw_only=True)
