@@ -123,7 +123,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     logs.configure(level=args.log_level)
     config = Path(args.config) if args.config else write_demo_config(Path(args.state_directory))
     settings = _settings(str(config))
-    return _run_async(demo(settings, config))
+    return _run_async(demo(settings, config, Path(args.state_directory)))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
