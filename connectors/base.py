@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from connectors.http import TokenReader
-from connectors.model import AgentPresence, Message, Order, Page
+from connectors.model import AgentPresence, Message, Order, Page, PresenceEvent
 
 
 class OrderSource(Protocol):
@@ -37,6 +37,20 @@ class ChatSource(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class PresenceEventSource(Protocol):
+    """A chat source that may report presence as an event stream (SPEC §5 ``/presence``),
+    read with the same paging, watermark and re-read overlap as its messages."""
+
+    async def fetch_presence_events(
+        self, since: datetime, page_token: str | None
+    ) -> Page[PresenceEvent] | None:
+        """Events at or after ``since`` (inclusive), ascending by ``at`` then id; ``None``
+        when the platform has no event stream (then :meth:`ChatSource.fetch_presence` is
+        sampled on every poll instead)."""
+        ...
 
 
 Source = OrderSource | ChatSource

@@ -105,6 +105,17 @@ class AgentPresence:
     since: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PresenceEvent:
+    """One event of a presence stream (SPEC §5 ``/presence``): the agent's status from ``at``
+    on, until the agent's next event."""
+
+    id: str
+    agent_id: str
+    status: PresenceStatus
+    at: datetime
+
+
 T = TypeVar("T")
 
 

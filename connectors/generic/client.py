@@ -9,7 +9,7 @@ import httpx
 from connectors import wire
 from connectors.generic import normalize
 from connectors.http import TokenReader, get_json
-from connectors.model import AgentPresence, Message, Order, Page
+from connectors.model import AgentPresence, Message, Order, Page, PresenceEvent
 
 MAX_LIMIT = 500
 
@@ -31,6 +31,7 @@ class GenericShopClient:
         self._limit = max(1, min(page_size, MAX_LIMIT))
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
         self._presence_supported = True
+        self._events_supported = True
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
@@ -60,6 +61,24 @@ class GenericShopClient:
             headers=self._headers(),
         )
         return normalize.messages_page(body)
+
+    async def fetch_presence_events(
+        self, since: datetime, page_token: str | None
+    ) -> Page[PresenceEvent] | None:
+        if not self._events_supported:
+            return None
+        body, response = await get_json(
+            self._http,
+            f"{self._base}/presence",
+            what="GET /presence",
+            params=self._params("since", since, page_token),
+            headers=self._headers(),
+            allow_404=True,
+        )
+        if response.status_code == 404:
+            self._events_supported = False  # SPEC §5: 404 = no event stream; sample /agents
+            return None
+        return normalize.presence_page(body)
 
     async def fetch_presence(self) -> list[AgentPresence] | None:
         if not self._presence_supported:

@@ -13,6 +13,7 @@ from connectors.model import (
     Order,
     OrderStatus,
     Page,
+    PresenceEvent,
     PresenceStatus,
 )
 
@@ -84,3 +85,20 @@ def messages_page(body: Any) -> Page[Message]:
 def agents(body: Any) -> list[AgentPresence]:
     raws = wire.items(body, "agents")
     return [presence(raw, f"agents[{i}]") for i, raw in enumerate(raws)]
+
+
+def presence_event(raw: Any, where: str) -> PresenceEvent:
+    return PresenceEvent(
+        id=wire.required_string(raw, "id", where),
+        agent_id=wire.required_string(raw, "agent_id", where),
+        status=wire.choice(raw, "status", where, PresenceStatus),
+        at=wire.instant(raw, "at", where),
+    )
+
+
+def presence_page(body: Any) -> Page[PresenceEvent]:
+    raws = wire.items(body, "events")
+    return Page(
+        items=tuple(presence_event(raw, f"events[{i}]") for i, raw in enumerate(raws)),
+        next_page_token=_next_token(body),
+    )

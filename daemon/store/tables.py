@@ -160,10 +160,6 @@ violations = Table(
     UniqueConstraint("shop", "rule", "subject_id"),
     Index(None, "deadline"),
     Index(None, "agent", "deadline"),
-    # The console's ledger (migration 0006): a status filter in deadline order, the counts
-    # per status, and the points sort are each one index read.
-    Index(None, "status", "deadline"),
-    Index(None, "points", "deadline"),
 )
 
 violation_events = Table(
@@ -374,4 +370,44 @@ month_events = Table(
     Column("by", String(128), nullable=False),
     Column("reason", Text, nullable=False),
     Column("details", JSON, nullable=False),
+)
+
+# ---- presence as evidence (SPEC §3 "Presence"): the event stream, and where presence is
+# known. Sampled statuses go into ``presence`` above, one row where an agent's status changed
+# (at the sample that saw it).
+
+presence_events = Table(
+    "presence_events",
+    metadata,
+    Column("shop", String(64), primary_key=True),
+    Column("event_id", String(128), primary_key=True),
+    Column("agent_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("observed_at", UTCDateTime, nullable=False),
+    Index(None, "shop", "at"),
+    Index(None, "shop", "agent_id", "at"),
+)
+
+presence_known = Table(
+    "presence_known",
+    metadata,
+    # Where presence is known: for an event stream [history start, chat watermark), grown by
+    # every poll; for samples [s1, s2] between consecutive samples of one process no more
+    # than 2 x poll_interval apart (a restart starts a new span: the gap is unknown).
+    Column("shop", String(64), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # events | samples
+    Column("start", UTCDateTime, primary_key=True),
+    Column("end", UTCDateTime, nullable=False),
+    Column("end_included", Boolean, nullable=False),
+)
+
+presence_sources = Table(
+    "presence_sources",
+    metadata,
+    # How each shop's chat connector reports presence, as its last successful poll found.
+    Column("shop", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),  # events | samples | none
+    Column("last_sample_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

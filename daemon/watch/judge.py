@@ -19,9 +19,11 @@ import structlog
 from checks.business_time import BusinessCalendar
 from checks.evidence import Evidence, PresenceHistory, StreamBounds, Watermarks
 from checks.options import RuleOptions
+from checks.presence import KnownSpan, PresenceSource, PresenceTimeline
 from checks.rule import Rule
 from checks.subject import Outcome
 from daemon.store.observations import BuyerHistory, ObservationStore, StreamState
+from daemon.store.presence import EVENTS, SAMPLES, PresenceStore
 
 log = structlog.get_logger("shopwatch.judge")
 
@@ -70,7 +72,36 @@ class Judge:
     roster: frozenset[str]
 
     async def presence(self, store: ObservationStore, since: datetime) -> PresenceHistory:
-        return PresenceHistory(await store.presence_since(self.shop, since))
+        """Presence as CS102 and CS104 read it: every reported status change, sampled or from
+        the event stream (coverage decides where none is known)."""
+        stored = await PresenceStore(store.engine).load(self.shop, since)
+        if stored.kind is None:  # written before presence sources were recorded
+            return PresenceHistory(await store.presence_since(self.shop, since))
+        return PresenceHistory(stored.statuses)
+
+    async def timeline(
+        self, store: ObservationStore, marks: Watermarks, since: datetime
+    ) -> PresenceTimeline:
+        """The shop's presence and where it is known, for CS109–CS112."""
+        stored = await PresenceStore(store.engine).load(self.shop, since)
+        if stored.kind is None:
+            return PresenceTimeline(source=None)
+        source = PresenceSource(stored.kind)
+        settled_until = None
+        if stored.kind == EVENTS:
+            settled_until = marks.chat.watermark
+        elif stored.kind == SAMPLES:
+            settled_until = stored.last_sample_at
+        return PresenceTimeline(
+            source=source,
+            statuses=stored.statuses,
+            spans=[
+                KnownSpan(start=k.start, end=k.end, end_included=k.end_included)
+                for k in stored.known
+            ],
+            settled_until=settled_until,
+            roster=self.roster,
+        )
 
     async def batches(
         self,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,12 +22,13 @@ from typing import Any, TypeVar
 
 import structlog
 
-from connectors.base import ChatSource, OrderSource
+from connectors.base import ChatSource, OrderSource, PresenceEventSource
 from connectors.errors import AuthFailed, BadResponse, ConnectorError, Unavailable
-from connectors.model import Message, Order, Page, Stream
+from connectors.model import Message, Order, Page, PresenceEvent, PresenceStatus, Stream
 from daemon.clock import Clock, Sleep, real_sleep
 from daemon.config.settings import StreamSettings
 from daemon.store.observations import ObservationStore, StreamState
+from daemon.store.presence import EVENTS, NONE, SAMPLES, PresenceStore
 from daemon.watch.metrics import Metrics
 
 log = structlog.get_logger("shopwatch.poller")
@@ -93,6 +95,15 @@ class StreamPoller:
         """Why storing the last poll's data failed, or None: the daemon is not ready then."""
         self.paused_until: datetime | None = None
         """The platform banned us until then (e.g. TOP's spent daily quota): no poll before."""
+        self.presence = PresenceStore(store.engine)
+        self.presence_kind: str | None = None
+        """How the chat source reported presence in the last poll: events, samples, none."""
+        self._sampled_at: datetime | None = None
+        self._last_sample: datetime | None = None
+        """This process's previous successful sample: presence is known from it to the next
+        one if they are close enough. A new process has none, so a restart leaves a gap."""
+        self._sampled: dict[str, PresenceStatus] | None = None
+        self._pending_sample: dict[str, PresenceStatus] | None = None
         self._log = log.bind(shop=shop, stream=self.stream.value, kind=settings.kind)
 
     @property
@@ -131,6 +142,8 @@ class StreamPoller:
         try:
             items = await self._read_all_pages(since, started, backfilling)
             watermark = max(since, started - self.settings.settle)
+            if self.stream is Stream.CHAT:
+                await self._record_presence(since, watermark, started)
             await self.store.advance_watermark(self.shop, self.stream, watermark, started)
         except ConnectorError as error:
             self._failed(error)
@@ -200,7 +213,7 @@ class StreamPoller:
                 break
             page = await ahead
         if self.stream is Stream.CHAT:
-            await self._read_presence(started)
+            await self._read_presence(since, started)
         return items
 
     def _progress(self, since: datetime, started: datetime, page: Page[Any], items: int) -> None:
@@ -251,20 +264,90 @@ class StreamPoller:
         if new:
             self.on_new_data(self.shop, self.stream, new)
 
-    async def _read_presence(self, observed_at: datetime) -> None:
+    async def _with_retries(self, request: Callable[[], Awaitable[T]]) -> T:
+        """One request, bounded and retried like a page of the stream."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                samples = await self._bounded(self.source.fetch_presence())  # type: ignore[union-attr]
-                break
+                return await self._bounded(request())
             except Unavailable as error:
                 delay = self.retry.delay(attempt, error)
                 if delay is None:
                     raise
                 await self.sleep(delay)
-        if samples:
-            await self.store.save_presence(self.shop, samples, observed_at)
+
+    async def _read_presence(self, since: datetime, observed_at: datetime) -> None:
+        """Presence, as part of the chat poll (SPEC §5): the ``/presence`` event stream from
+        ``since`` with the messages' paging, or else one sample of every agent's status."""
+        self._pending_sample = None
+        source = self.source
+        if isinstance(source, PresenceEventSource):
+            first = await self._with_retries(lambda: source.fetch_presence_events(since, None))
+            if first is not None:
+                await self._read_presence_pages(source, since, first, observed_at)
+                self.presence_kind = EVENTS
+                return
+        sampled_at = self.clock.now()
+        samples = await self._with_retries(self.source.fetch_presence)  # type: ignore[union-attr]
+        if samples is None:
+            self.presence_kind = NONE
+            return
+        self.presence_kind = SAMPLES
+        statuses = {sample.agent_id: sample.status for sample in samples}
+        await self.presence.save_sample(
+            self.shop, sampled_at, statuses, changed_only_from=self._sampled
+        )
+        self._sampled_at = sampled_at
+        self._pending_sample = statuses
+
+    async def _read_presence_pages(
+        self,
+        source: PresenceEventSource,
+        since: datetime,
+        page: Page[PresenceEvent],
+        observed_at: datetime,
+    ) -> None:
+        seen: set[str] = set()
+        while True:
+            await self.presence.save_events(self.shop, page.items, observed_at)
+            token = page.next_page_token
+            if token is None:
+                return
+            if token in seen or len(seen) >= MAX_PAGES_PER_POLL:
+                raise BadResponse(
+                    f"the presence stream's paging loops or never ends (token {token[:40]!r})",
+                    field="next_page_token",
+                )
+            seen.add(token)
+            following = await self._with_retries(
+                functools.partial(source.fetch_presence_events, since, token)
+            )
+            if following is None:
+                raise BadResponse("the presence stream vanished while paging", field="events")
+            page = following
+
+    async def _record_presence(self, since: datetime, watermark: datetime, now: datetime) -> None:
+        """After a chat poll read every page: where presence is now known, and how."""
+        kind = self.presence_kind
+        if kind == EVENTS:
+            await self.presence.extend_known(
+                self.shop, EVENTS, since, watermark, end_included=False
+            )
+            await self.presence.set_source(self.shop, EVENTS, now)
+        elif kind == SAMPLES and self._sampled_at is not None:
+            sampled_at = self._sampled_at
+            last = self._last_sample
+            limit = 2 * self.settings.poll_interval
+            if last is not None and timedelta(0) <= sampled_at - last <= limit:
+                await self.presence.extend_known(
+                    self.shop, SAMPLES, last, sampled_at, end_included=True
+                )
+            await self.presence.set_source(self.shop, SAMPLES, now, last_sample_at=sampled_at)
+            self._last_sample = sampled_at
+            self._sampled = self._pending_sample
+        elif kind == NONE:
+            await self.presence.set_source(self.shop, NONE, now)
 
     def _storage_failed(self, error: Exception) -> None:
         """The platform answered but the data could not be stored (a full disk, a lost
