@@ -68,6 +68,12 @@ async def get_json(
         response = await client.get(url, params=params, headers=headers)
     except httpx.TimeoutException as exc:
         raise Unavailable(f"{what}: timed out ({type(exc).__name__})") from exc
+    except httpx.LocalProtocolError:
+        # Its message quotes the offending header, which may be a credential: never repeat it.
+        raise AuthFailed(
+            f"{what}: the request's headers are invalid (a credential with a line break or "
+            "control character?); check the token file"
+        ) from None
     except httpx.HTTPError as exc:
         raise Unavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
     if allow_404 and response.status_code == 404:

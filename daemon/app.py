@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -27,14 +29,16 @@ from connectors.base import ChatSource, OrderSource
 from connectors.model import Stream
 from daemon.alerts.listener import AlertListener, build_alert_listener
 from daemon.clock import Clock, SystemClock
+from daemon.config.secrets import SecretError, read_secret
 from daemon.config.settings import Settings, StreamSettings
 from daemon.console.pages import Console
 from daemon.http import Api, make_app
+from daemon.listener import CappedSite, ConnectionLimits, throttle_accept_errors
 from daemon.scoring.month import Month
 from daemon.scoring.policy_file import PolicyFiles
 from daemon.scoring.records import load_scorecard
-from daemon.store import migrate
 from daemon.store.engine import create_engine
+from daemon.store.identity import DatabaseFileWatch, open_database
 from daemon.store.ledger import Ledger
 from daemon.store.observations import ObservationStore
 from daemon.watch.evaluator import ShopEvaluator
@@ -50,6 +54,11 @@ SCORE_INTERVAL = 60.0
 """How often the month-to-date scores behind shopwatch_agent_score are recomputed."""
 DECISIONS_INTERVAL = 15
 """How often the in-review and appeals-pending gauges are counted from the ledger."""
+DATABASE_CHECK_INTERVAL = 5
+"""How often the SQLite file's identity is compared with the one opened at start."""
+STOP_GRACE_SECONDS = 2.0
+"""On stop, how long requests and jobs in flight may take to finish before they are
+cancelled: the whole stop stays well inside systemd's TimeoutStopSec= (15 s in the unit)."""
 
 SourceFactory = Callable[[StreamSettings], OrderSource | ChatSource]
 
@@ -94,12 +103,17 @@ class Daemon:
         source_factory: SourceFactory = build_source,
         listeners: Sequence[EvaluationListener] = (),
         engine: AsyncEngine | None = None,
+        create_database: bool = False,
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.source_factory = source_factory
         self.listeners = list(listeners)
-        self.engine = engine or create_engine(settings.database_url)
+        self.create_database = create_database
+        """Start an empty database even where the marker says one existed (``db upgrade``)."""
+        self.database_watch: DatabaseFileWatch | None = None
+        self.database_failure: str | None = None
+        self.engine = engine or create_engine(settings.database())
         self.store = ObservationStore(self.engine)
         self.ledger = Ledger(self.engine)
         self.metrics = Metrics(version=version(), roster=settings.roster)
@@ -107,6 +121,8 @@ class Daemon:
         self.watch: Watch | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.runner: web.AppRunner | None = None
+        self.limits: ConnectionLimits | None = None
+        self._restore_exception_handler: Callable[[], None] | None = None
         self.console: Console | None = None
         self.ready = False
         self.listening: tuple[str, int] | None = None
@@ -117,8 +133,17 @@ class Daemon:
     # ---- life cycle ----
 
     async def prepare(self) -> None:
-        """Migrate the schema, load ledger totals, build and start the watchers."""
-        await migrate.upgrade(self.engine)
+        """Migrate the schema, load ledger totals, build and start the watchers.
+
+        A database that cannot be used raises :class:`DatabaseUnavailable` with one line
+        for the operator: unreachable (its URL with the password masked), or a SQLite file
+        that is gone where the marker beside it says one was."""
+        self.database_watch = await open_database(
+            self.engine,
+            shown_url=self.settings.database_shown(),
+            create=self.create_database,
+            now=self.clock.now(),
+        )
         for shop, rule, agent, count, points in await self.ledger.totals():
             label = (shop, rule, self.metrics.agent_label(agent))
             self.metrics.ledger.add(label, count=count, points=points)
@@ -173,9 +198,16 @@ class Daemon:
             clock=self.clock,
             readiness=self.readiness,
             api_token=self._api_token,
+            read_token=self._read_token,
             settings=lambda: self.settings,
+            auth_failures=self.metrics.http_auth_failures,
+            storage_failure=self.check_database,
         )
-        app = make_app(api, self.metrics.registry)
+        idle = self.settings.idle_timeout.total_seconds()
+        self.limits = ConnectionLimits(
+            max_connections=self.settings.max_connections, first_request_timeout=idle
+        )
+        app = make_app(api, self.metrics.registry, first=[self.limits.middleware()])
         self.console = Console(
             ledger=self.ledger,
             engine=self.engine,
@@ -183,9 +215,11 @@ class Daemon:
             settings=lambda: self.settings,
         )
         self.console.setup(app)  # the people's pages under / (SPEC §8)
-        self.runner = web.AppRunner(app, access_log=None)
+        self.runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=STOP_GRACE_SECONDS, keepalive_timeout=idle
+        )
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port)
+        site = CappedSite(self.runner, host, port, limits=self.limits)
         await site.start()
         bound = self.runner.addresses[0]  # the real port when the config says port 0
         self.listening = (str(bound[0]), int(bound[1]))
@@ -243,8 +277,21 @@ class Daemon:
             next_run_time=now,
             replace_existing=True,
         )
+        if self.database_watch is not None:
+            self.scheduler.add_job(
+                self.check_database,
+                "interval",
+                seconds=DATABASE_CHECK_INTERVAL,
+                id="database",
+                next_run_time=now,
+                replace_existing=True,
+            )
 
     async def start(self) -> None:
+        # What the daemon creates (database, WAL, SHM, markers) is its own alone, also
+        # outside systemd (whose unit sets UMask=0077 too).
+        os.umask(0o077)
+        self._restore_exception_handler = throttle_accept_errors(asyncio.get_running_loop())
         await self.prepare()
         await self.serve_http()
         self.start_scheduler()
@@ -257,21 +304,32 @@ class Daemon:
         )
 
     async def stop(self) -> None:
-        """Stop scheduling, cancel the jobs in flight and wait for them, then close the
-        listener, the sources and the database, in that order."""
+        """Stop scheduling; close the listener while the jobs in flight get
+        :data:`STOP_GRACE_SECONDS` to end (requests in flight as long), then cancel what is
+        left; close the sources and the database. Bounded: a few seconds whatever runs."""
         self.ready = False
         self._stopping = True
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         running = [task for task in self._jobs if task is not asyncio.current_task()]
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-        if self.runner is not None:
-            await self.runner.cleanup()
+        listener = asyncio.create_task(self._close_listener())
+        if running:
+            _, late = await asyncio.wait(running, timeout=STOP_GRACE_SECONDS)
+            for task in late:
+                task.cancel()
+            if late:  # a job blocked in a database thread cannot be interrupted: leave it
+                await asyncio.wait(late, timeout=STOP_GRACE_SECONDS)
+        await listener
         if self.watch is not None:
             await self.watch.close()
         await self.engine.dispose()
+        if self._restore_exception_handler is not None:
+            self._restore_exception_handler()
+            self._restore_exception_handler = None
+
+    async def _close_listener(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()  # waits at most shutdown_timeout for requests
 
     async def reload(self, settings: Settings) -> None:
         """Swap in a new config. The new watch is built first; if that fails, the old one
@@ -398,13 +456,29 @@ class Daemon:
     # ---- state for HTTP and systemd ----
 
     def _api_token(self) -> str | None:
-        path = self.settings.api_token_file
-        if path is None:
+        return _token(self.settings.api_token_file)
+
+    def _read_token(self) -> str | None:
+        return _token(self.settings.read_token_file)
+
+    def check_database(self) -> str | None:
+        """Whether the SQLite file is still the one opened at start (a periodic job and
+        before every write through the API). A deleted file keeps taking writes that are
+        all lost: the daemon is not ready and says so loudly until it is restarted."""
+        if self.database_watch is None:
             return None
-        try:
-            return path.read_text(encoding="utf-8").strip() or None
-        except OSError:
-            return None
+        failure = self.database_watch.failure()
+        if failure is not None and failure != self.database_failure:
+            log.error(
+                "DATABASE LOST: nothing written from now on is kept",
+                error=failure,
+                hint="stop shopwatch, restore the database from a backup (or run "
+                "`shopwatch db upgrade` to start an empty one on purpose), start it again",
+            )
+        elif failure is None and self.database_failure is not None:
+            log.info("database file is back", database=str(self.database_watch.database))
+        self.database_failure = failure
+        return failure
 
     def stream_status(self) -> dict[str, dict[str, Any]]:
         result: dict[str, dict[str, Any]] = {}
@@ -426,7 +500,9 @@ class Daemon:
         details: dict[str, Any] = {"streams": self.stream_status()}
         if failures:
             details["evaluation"] = failures
-        return self.ready and not failures, details
+        if self.database_failure is not None:
+            details["database"] = self.database_failure
+        return self.ready and not failures and self.database_failure is None, details
 
     def evaluation_failures(self) -> dict[str, str]:
         """Shops whose findings or data cannot be stored now, with why."""
@@ -448,6 +524,8 @@ class Daemon:
         failing = [name for name, s in streams.items() if not s["ok"]]
         backfilling = [name for name, s in streams.items() if s["backfilling"]]
         shops = len(self.settings.shops)
+        if self.database_failure is not None:
+            return f"NOT READY: {self.database_failure} (see the log)"
         broken = sorted(self.evaluation_failures())
         if broken:
             return f"NOT READY: cannot record findings of {', '.join(broken)} (see the log)"
@@ -461,3 +539,14 @@ class Daemon:
         if backfilling:
             return f"backfilling: {', '.join(backfilling)}"
         return f"watching {shops} shop(s)"
+
+
+def _token(path: Path | None) -> str | None:
+    """A bearer token's file, read at each request (its first line): None when unset or
+    unusable (then that kind of request is refused, and ``check-config --secrets`` says why)."""
+    if path is None:
+        return None
+    try:
+        return read_secret(path)
+    except SecretError:
+        return None

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 import structlog.tracebacks
@@ -55,3 +58,36 @@ def configure(*, level: str = "INFO", json: bool | None = None) -> None:
     # shopwatch_jobs_skipped_total instead of a log line per occurrence.
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+class Throttled:
+    """A log line for an event that can come in floods (failed sign-ins, refused
+    connections): at most one line per ``every`` seconds, saying how many were not logged.
+    Metrics count every one; the log only has to say that it happens."""
+
+    def __init__(
+        self,
+        logger: Any,
+        *,
+        every: float = 60.0,
+        level: str = "warning",
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger = logger
+        self.every = every
+        self.level = level
+        self.monotonic = monotonic
+        self.suppressed = 0
+        self._last: float | None = None
+
+    def __call__(self, event: str, **fields: Any) -> bool:
+        """Log ``event`` unless one was logged within ``every`` seconds; True if logged."""
+        now = self.monotonic()
+        if self._last is not None and now - self._last < self.every:
+            self.suppressed += 1
+            return False
+        if self.suppressed:
+            fields["not_logged_since_last"] = self.suppressed
+        getattr(self.logger, self.level)(event, **fields)
+        self._last, self.suppressed = now, 0
+        return True

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("checks", "connectors", "daemon")
 
 SHELL = tuple(
-    f"daemon.{name}" for name in ("cli", "service", "app", "http", "demo", "logs", "sdnotify")
+    f"daemon.{name}"
+    for name in ("cli", "service", "app", "http", "listener", "demo", "logs", "sdnotify")
 )
 LEAVES = ("daemon.clock", "daemon.errors")
 """Importable by every layer of the daemon; they import nothing of the project."""

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
 from checks.business_time import BusinessCalendar, Holiday, Shift
 from checks.options import RuleOptions
 from checks.registry import RULES
@@ -27,7 +30,7 @@ from connectors.options import OptionError
 from daemon.config.alert_settings import AlertSettings, parse_alerts
 from daemon.config.console_settings import ConsoleSettings, parse_console
 from daemon.config.options import options_from_table
-from daemon.config.secrets import resolve_secret_path, secret_reader
+from daemon.config.secrets import masked_url, resolve_secret_path, secret_reader
 from daemon.config.toml_table import (
     ConfigError,
     TomlTable,
@@ -112,6 +115,34 @@ def _listen(value: Any) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _database_url(value: Any) -> str:
+    """A SQLAlchemy URL (``sqlite+aiosqlite:///path``, ``postgresql+asyncpg://user@host/db``);
+    checked here so a malformed one is a config error, not a traceback at start."""
+    given = text(value)
+    try:
+        url = make_url(given)
+    except (ArgumentError, ValueError):
+        raise ValueError(
+            "not a database URL; e.g. sqlite+aiosqlite:////var/lib/shopwatch/shopwatch.db or "
+            "postgresql+asyncpg://shopwatch@db.example/shopwatch"
+        ) from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"{url.get_backend_name()!r} is not supported: use sqlite or postgresql")
+    if url.get_backend_name() == "postgresql" and not url.host and "host" not in url.query:
+        raise ValueError(
+            "a PostgreSQL URL names its host, e.g. postgresql+asyncpg://shopwatch@db/shopwatch"
+        )
+    return given
+
+
+def _hosts(value: Any) -> tuple[str, ...]:
+    hosts = _strings(value)
+    for host in hosts:
+        if not re.fullmatch(r"[A-Za-z0-9.:\[\]_-]+", host):
+            raise ValueError(f"{host!r} is not a host name or address")
+    return tuple(h.strip("[]").lower() for h in hosts)
+
+
 def _zone(value: Any) -> ZoneInfo:
     try:
         return ZoneInfo(text(value))
@@ -192,8 +223,33 @@ class Settings:
     the config file if there is one, else the catalogue shipped with shopwatch."""
     appeal_window: timedelta = timedelta(days=7)
     """``[scorecard] appeal_window``: how long after detection an agent may appeal (SPEC §4)."""
+    database_password_file: Path | None = None
+    """``[database] password_file``: the database password, merged into the URL when the
+    engine is made (never written into the URL, never logged)."""
+    read_token_file: Path | None = None
+    """``[http] read_token_file``: a bearer token that may read the JSON API but not write."""
+    allowed_hosts: tuple[str, ...] = ()
+    """``[http] allowed_hosts``: ``Host`` names accepted besides the listen address and
+    loopback names (a request naming any other host is refused: DNS rebinding)."""
+    max_connections: int = 256
+    """``[http] max_connections``: connections the listener holds at once; more are refused."""
+    idle_timeout: timedelta = timedelta(seconds=15)
+    """``[http] idle_timeout``: a connection that has not sent a whole request's headers
+    within this time (or sits idle between requests that long) is closed."""
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     """``[console]``: sign-in sessions of the people's pages (SPEC §8)."""
+
+    def database(self) -> URL:
+        """The database URL to connect with: the password of ``[database] password_file``
+        read now and merged in (a rotated file is used at the next start)."""
+        url = make_url(self.database_url)
+        if self.database_password_file is not None:
+            url = url.set(password=secret_reader(self.database_password_file)())
+        return url
+
+    def database_shown(self) -> str:
+        """The database URL as logs and errors may show it: the password masked."""
+        return masked_url(self.database_url)
 
     @property
     def roster(self) -> frozenset[str]:
@@ -331,12 +387,21 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
     timezone = root.get("timezone", _zone, ZoneInfo(DEFAULT_TIMEZONE))
 
     database = root.table("database", required=False)
-    database_url = database.get("url", text, _default_database_url())
+    database_url = database.get("url", _database_url, _default_database_url())
+    password_file = database.get("password_file", text, None)
+    if password_file is not None and make_url(database_url).password is not None:
+        raise database.error("password_file", "the url has a password too: give only one")
     database.finish()
 
     http = root.table("http", required=False)
     listen = http.get("listen", _listen, _listen(DEFAULT_LISTEN))
     api_token = http.get("api_token_file", text, None)
+    read_token = http.get("read_token_file", text, None)
+    allowed_hosts = http.get("allowed_hosts", _hosts, ())
+    max_connections = http.get("max_connections", whole_number, 256)
+    if not 8 <= max_connections <= 65536:
+        raise http.error("max_connections", "expected a whole number from 8 to 65536")
+    idle_timeout = http.get("idle_timeout", positive_duration, timedelta(seconds=15))
     http.finish()
 
     evaluation = root.table("evaluation", required=False)
@@ -386,6 +451,13 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
         alerts=alerts,
         policy_file=config_dir / policy_file if policy_file else None,
         appeal_window=appeal_window,
+        database_password_file=(
+            resolve_secret_path(password_file, config_dir) if password_file else None
+        ),
+        read_token_file=resolve_secret_path(read_token, config_dir) if read_token else None,
+        allowed_hosts=allowed_hosts,
+        max_connections=max_connections,
+        idle_timeout=idle_timeout,
         console=console,
     )
     try:
@@ -420,6 +492,11 @@ def missing_secrets(settings: Settings) -> list[str]:
                     problems.append(f"shops.{shop.id}.{stream.stream.value}.{key}: {path}")
     if settings.api_token_file and not os.access(settings.api_token_file, os.R_OK):
         problems.append(f"http.api_token_file: {settings.api_token_file}")
+    if settings.read_token_file and not os.access(settings.read_token_file, os.R_OK):
+        problems.append(f"http.read_token_file: {settings.read_token_file}")
+    password = settings.database_password_file
+    if password and not os.access(password, os.R_OK):
+        problems.append(f"database.password_file: {password}")
     key_file = settings.console.session_key_file
     if key_file and not os.access(key_file, os.R_OK):
         problems.append(f"console.session_key_file: {key_file}")

@@ -205,13 +205,18 @@ class Policy:
     deductions: Mapping[str, Deduction]
     bonuses: Mapping[str, Bonus]
 
+    @property
+    def source_name(self) -> str:
+        """The catalogue's file name, as a refusal shows it (never the server's full path)."""
+        return self.source.replace("\\", "/").rsplit("/", 1)[-1]
+
     def deduction(self, code: str) -> Deduction:
         """The catalogue entry for a manual violation code."""
         try:
             return self.deductions[code]
         except KeyError:
             raise NotInCatalogue(
-                f"{code!r} is not in the manual catalogue ({self.source})"
+                f"{code!r} is not in the manual catalogue ({self.source_name})"
             ) from None
 
     def bonus(self, code: str) -> Bonus:
@@ -219,7 +224,7 @@ class Policy:
             return self.bonuses[code]
         except KeyError:
             raise NotInCatalogue(
-                f"{code!r} is not a bonus code of the catalogue ({self.source})"
+                f"{code!r} is not a bonus code of the catalogue ({self.source_name})"
             ) from None
 
     def ladder_for(self, code: str) -> Ladder | None:

@@ -38,6 +38,7 @@ from daemon.scoring.scorecard import (
     ViolationRecord,
     compute_scorecard,
 )
+from daemon.store.ledger import stored_fine
 from daemon.store.tables import (
     bonuses,
     messages,
@@ -48,13 +49,20 @@ from daemon.store.tables import (
     violations,
 )
 
+FIRST_MONTH = Month(1970, 1)
+LAST_MONTH = Month(9998, 12)
+
 
 def parse_month(text: str) -> Month:
     """A ``YYYY-MM`` a person gave (query parameter, option, body field ``month``)."""
     try:
-        return Month.parse(text)
+        month = Month.parse(text)
     except NotAMonth:
         raise BadInput(f"expected YYYY-MM, not {text!r}", field="month") from None
+    if not FIRST_MONTH <= month <= LAST_MONTH:
+        # The scorecard reads months before and after it: 9999-12 has no next month.
+        raise BadInput(f"expected a month from {FIRST_MONTH} to {LAST_MONTH}", field="month")
+    return month
 
 
 # ---- conversion: agents' replies, payments, how far the data is complete ----
@@ -163,7 +171,7 @@ def _violation_record(row: Any) -> ViolationRecord:
         rule=row.rule,
         deadline=row.deadline,
         points=row.points,
-        fine=Decimal(row.fine),
+        fine=stored_fine(row.fine) or Decimal(0),  # a bad stored value must not break the card
         status=row.status,
         shop=row.shop,
         subject_id=row.subject_id,
@@ -174,11 +182,8 @@ def _violation_record(row: Any) -> ViolationRecord:
 async def read_violations(
     engine: AsyncEngine, timezone: ZoneInfo, month: Month
 ) -> list[ViolationRecord]:
-    """Every violation whose deadline falls in the month, waived ones included (the columns
-    a score reads: never the evidence, whose JSON would be decoded row by row)."""
-    c = violations.c
-    columns = (c.id, c.agent, c.rule, c.deadline, c.points, c.fine, c.status, c.shop)
-    query = select(*columns, c.subject_id, c.source).where(
+    """Every violation whose deadline falls in the month, waived ones included."""
+    query = select(violations).where(
         violations.c.deadline >= month.start(timezone), violations.c.deadline < month.end(timezone)
     )
     async with engine.connect() as conn:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -29,7 +29,10 @@ ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg
 """A URL without a driver (``postgresql://…``, ``sqlite:///…``) gets the asyncio one."""
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
+    """An engine whose errors never carry bound parameters (``hide_parameters``): a failed
+    INSERT would otherwise put buyers' messages and ids into the log."""
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.drivername in ASYNC_DRIVERS:
         parsed = parsed.set(drivername=ASYNC_DRIVERS[parsed.drivername])

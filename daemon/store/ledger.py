@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from checks.registry import BY_CODE, evidence_type
@@ -54,12 +54,60 @@ class Recorded:
     points_delta: int
 
 
+MAX_POINTS = 1000
+"""Points of one violation: a score starts at 80, so anything near this is already a typo."""
+MAX_FINE = Decimal(1_000_000)
+"""A fine in CNY, at most to the fen: stored as text of at most 20 characters."""
+
+
 def _money(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
-def _json_number(text: str) -> int | float:
-    value = Decimal(text)
+def checked_fine(value: Decimal, field: str = "fine") -> Decimal:
+    """A fine a person gave: finite, from 0 to :data:`MAX_FINE`, to the fen at most."""
+    if not value.is_finite() or not 0 <= value <= MAX_FINE:
+        raise BadInput(f"expected an amount from 0 to {MAX_FINE} (CNY)", field=field)
+    if value != value.quantize(Decimal("0.01")):
+        raise BadInput("expected an amount to the fen (two decimals) at most", field=field)
+    return value
+
+
+def checked_points(value: int, field: str = "points") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_POINTS:
+        raise BadInput(f"expected a whole number from 0 to {MAX_POINTS}", field=field)
+    return value
+
+
+def checked_text(value: str | None, column: Any, field: str) -> str | None:
+    """Text that fits its column (PostgreSQL refuses longer text; SQLite would keep it) and
+    holds no NUL (which PostgreSQL cannot store)."""
+    if value is None:
+        return None
+    limit = getattr(column.type, "length", None)
+    if limit is not None and len(value) > limit:
+        raise BadInput(f"at most {limit} characters", field=field)
+    if "\x00" in value:
+        raise BadInput("must not contain NUL characters", field=field)
+    return value
+
+
+def stored_fine(text: str | None) -> Decimal | None:
+    """A stored fine, or None for a value that is not a sane amount (written before amounts
+    were checked): one bad row must not break every read of the ledger."""
+    try:
+        value = Decimal(text or "")
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    if not value.is_finite() or abs(value) > MAX_FINE * 1000:
+        return None
+    return value
+
+
+def _json_number(text: str) -> int | float | None:
+    value = stored_fine(text)
+    if value is None:
+        return None
     return int(value) if value == value.to_integral_value() else float(value)
 
 
@@ -288,6 +336,13 @@ class Ledger:
         now: datetime,
     ) -> dict[str, Any]:
         """A violation a supervisor records by hand (rules no API can see)."""
+        checked_text(shop, violations.c.shop, "shop")
+        checked_text(rule, violations.c.rule, "rule")
+        checked_text(agent, violations.c.agent, "agent")
+        checked_text(by, violation_events.c.by, "by")
+        checked_text(note, violation_events.c.reason, "note")
+        points = checked_points(points)
+        fine = checked_fine(fine)
         async with self.engine.begin() as conn:
             closed = await closed_month_at(conn, at)
             if closed is not None:
@@ -400,6 +455,8 @@ class Ledger:
     ) -> dict[str, Any]:
         """Check the row, then change its status only if nobody changed it meanwhile: of two
         decisions at the same moment exactly one wins and the other is told (409)."""
+        checked_text(by.strip(), violation_events.c.by, "by")
+        checked_text(reason, violation_events.c.reason, "reason")
         async with self.engine.begin() as conn:
             row = (
                 await conn.execute(
@@ -499,8 +556,20 @@ class Ledger:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
+        after: tuple[datetime, int] | None = None,
     ) -> list[dict[str, Any]]:
+        """Violations in (deadline, id) order; ``after`` a (deadline, id) pair continues a
+        listing past that violation (keyset paging: each page is one indexed range read);
+        ``limit`` None reads all (the CLI), the API always gives one."""
         query = select(violations).order_by(violations.c.deadline, violations.c.id)
+        if after is not None:
+            deadline, last_id = after
+            query = query.where(
+                or_(
+                    violations.c.deadline > deadline,
+                    and_(violations.c.deadline == deadline, violations.c.id > last_id),
+                )
+            )
         if shop:
             query = query.where(violations.c.shop == shop)
         if rule:
@@ -513,7 +582,7 @@ class Ledger:
             query = query.where(violations.c.deadline >= since)
         if until:
             query = query.where(violations.c.deadline < until)
-        if limit:
+        if limit is not None:
             query = query.limit(limit)
         async with self.engine.connect() as conn:
             return [violation_json(row) for row in await conn.execute(query)]

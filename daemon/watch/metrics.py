@@ -31,6 +31,7 @@ from connectors.model import Stream
 TEAM = "team"
 UNKNOWN_AGENT = "unknown"
 POLL_ERROR_REASONS = ("unavailable", "rate_limited", "auth", "bad_response", "storage", "error")
+HTTP_AUTH_FAILURE_REASONS = ("missing", "invalid", "read_only")
 REPLY_BUCKETS = (30, 60, 120, 180, 300, 600, 1200, 1800, 3600, 7200)
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 EVALUATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -196,6 +197,15 @@ class Metrics:
             ["agent"],
             registry=r,
         )
+        self.http_auth_failures = Counter(
+            "shopwatch_http_auth_failures",
+            "API requests refused for their credentials: missing (no bearer token), invalid "
+            "(a wrong token), read_only (a read token used to write).",
+            ["reason"],
+            registry=r,
+        )
+        for reason in HTTP_AUTH_FAILURE_REASONS:
+            self.http_auth_failures.labels(reason)
         self.jobs_skipped = Counter(
             "shopwatch_jobs_skipped",
             "Scheduled runs skipped because the previous run of the job was still going.",

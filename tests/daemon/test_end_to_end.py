@@ -21,6 +21,8 @@ from tests.conftest import FakeClock
 from .fakes import settings_for
 from .shop import local, simulator, story
 
+AUTH = {"Authorization": "Bearer test-token"}
+
 
 @asynccontextmanager
 async def daemon_for(
@@ -117,6 +119,10 @@ async def test_http_api_serves_violations_and_clean_metrics(
         base = f"http://{host}:{port}"
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base}/api/violations", params={"rule": "CS103"}) as r:
+                assert r.status == 401  # reads need the token too
+            async with http.get(
+                f"{base}/api/violations", params={"rule": "CS103"}, headers=AUTH
+            ) as r:
                 body = await r.json()
             (v,) = body["violations"]
             assert set(v) >= {
@@ -137,7 +143,9 @@ async def test_http_api_serves_violations_and_clean_metrics(
             }
             assert v["subject"] == {"type": "order", "id": "o-6"}
             assert v["evidence"]["state_at_deadline"]["seller_memo"] is None
-            async with http.get(f"{base}/api/violations", params={"since": "not-a-time"}) as r:
+            async with http.get(
+                f"{base}/api/violations", params={"since": "not-a-time"}, headers=AUTH
+            ) as r:
                 assert r.status == 400
                 assert "since" in (await r.json())["error"]
             async with http.post(
@@ -147,7 +155,7 @@ async def test_http_api_serves_violations_and_clean_metrics(
             async with http.post(
                 f"{base}/api/violations/{v['id']}/waive",
                 json={"by": "Chen", "reason": "buyer withdrew the request"},
-                headers={"Authorization": "Bearer test-token"},
+                headers=AUTH,
             ) as r:
                 assert r.status == 200
                 assert (await r.json())["status"] == "waived"
@@ -238,7 +246,9 @@ async def test_scorecard_through_the_api_and_the_score_metric(
         host, port = await daemon.serve_http()
         base = f"http://{host}:{port}"
         async with aiohttp.ClientSession() as http:
-            async with http.get(f"{base}/api/scorecard", params={"month": "2026-11"}) as r:
+            async with http.get(
+                f"{base}/api/scorecard", params={"month": "2026-11"}, headers=auth
+            ) as r:
                 card = await r.json()
             assert card["month"] == "2026-11"
             a1 = next(a for a in card["agents"] if a["agent"] == "a1")
@@ -262,7 +272,9 @@ async def test_scorecard_through_the_api_and_the_score_metric(
                 "pay_adjustment": -20,
                 "fines": 5,
             }
-            async with http.get(f"{base}/api/scorecard", params={"month": "11/2026"}) as r:
+            async with http.get(
+                f"{base}/api/scorecard", params={"month": "11/2026"}, headers=auth
+            ) as r:
                 assert r.status == 400 and "YYYY-MM" in (await r.json())["error"]
             adjustment = {
                 "agent": "a1",
@@ -288,7 +300,9 @@ async def test_scorecard_through_the_api_and_the_score_metric(
             async with http.post(f"{base}/api/violations", json=manual, headers=auth) as r:
                 assert r.status == 201
                 assert (await r.json())["source"] == "manual"
-            async with http.get(f"{base}/api/scorecard", params={"month": "2026-11"}) as r:
+            async with http.get(
+                f"{base}/api/scorecard", params={"month": "2026-11"}, headers=auth
+            ) as r:
                 card = await r.json()
             scores = {a["agent"]: a["score"] for a in card["agents"]}
             assert scores["a1"] == 80 and scores["a2"] < 80
@@ -427,7 +441,9 @@ async def test_violations_api_filters(
         host, port = await daemon.serve_http()
         async with (
             aiohttp.ClientSession() as http,
-            http.get(f"http://{host}:{port}/api/violations", params=query) as response,
+            http.get(
+                f"http://{host}:{port}/api/violations", params=query, headers=AUTH
+            ) as response,
         ):
             assert response.status == 200
             found = (await response.json())["violations"]

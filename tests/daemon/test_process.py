@@ -57,6 +57,7 @@ settle = "1s"
 url = "sqlite+aiosqlite:///{path.parent / "shopwatch.db"}"
 [http]
 listen = "127.0.0.1:{port}"
+read_token_file = "token"
 [evaluation]
 interval = "1s"
 [[shops]]
@@ -80,7 +81,11 @@ class Process:
     async def violations(self) -> list[dict[str, object]]:
         async with (
             aiohttp.ClientSession() as http,
-            http.get(f"{self.base}/api/violations") as response,
+            http.get(
+                f"{self.base}/api/violations",
+                params={"limit": "1000"},  # one page: more than the 300 expected
+                headers={"Authorization": "Bearer test-token"},
+            ) as response,
         ):
             return list((await response.json())["violations"])
 

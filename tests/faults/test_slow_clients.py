@@ -1,0 +1,159 @@
+"""A flood of slow-header connections against the real daemon (a process whose descriptor
+limit is small, as systemd's default is for 1,100 connections): the listener holds at most
+``max_connections``, evicts connections that sent no request to let new ones in, closes them
+after ``idle_timeout``, /healthz keeps answering, polling goes on, and the log stays small.
+
+Bounded: 300 connections, each sending an unfinished request line; everything stops within
+the test's deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from daemon.simulator.app import make_simulator_app
+from daemon.simulator.world import World
+from tests.daemon.test_process import free_port, unchased_orders
+
+FLOOD = 300
+DESCRIPTORS = 256
+"""The daemon's RLIMIT_NOFILE here: fewer than the flood, as 1,024 was for 1,100."""
+DEADLINE = 30.0
+
+
+@asynccontextmanager
+async def counting_shop() -> AsyncIterator[tuple[str, list[float]]]:
+    """The simulated shop, recording when each request reached it."""
+    world = World()
+    unchased_orders(world, datetime.now(UTC))
+    app = make_simulator_app(world, "test-token")
+    seen: list[float] = []
+
+    @web.middleware
+    async def count(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        seen.append(asyncio.get_running_loop().time())
+        return await handler(request)
+
+    app.middlewares.append(count)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/"), seen
+    finally:
+        await server.close()
+
+
+def config_text(directory: Path, base_url: str, port: int) -> str:
+    (directory / "token").write_text("test-token")
+    stream = (
+        f'kind = "generic"\nbase_url = "{base_url}"\ntoken_file = "token"\n'
+        'poll_interval = "1s"\nbackfill = "6h"\nsettle = "1s"\n'
+    )
+    return (
+        f'[database]\nurl = "sqlite+aiosqlite:///{directory / "shopwatch.db"}"\n'
+        f'[http]\nlisten = "127.0.0.1:{port}"\napi_token_file = "token"\n'
+        'max_connections = 48\nidle_timeout = "3s"\n'
+        f'[[shops]]\nid = "s"\n[shops.orders]\n{stream}[shops.chat]\n{stream}'
+        '[[agents]]\nid = "a1"\n'
+    )
+
+
+def few_descriptors() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (DESCRIPTORS, DESCRIPTORS))
+
+
+async def healthz(base: str) -> int | None:
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http,
+            http.get(f"{base}/healthz") as response,
+        ):
+            return response.status
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
+def tail(log: Path) -> str:
+    return log.read_text()[-3000:]
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, log: Path) -> None:
+    deadline = asyncio.get_running_loop().time() + DEADLINE
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"gave up waiting for {what}; log:\n{tail(log)}")
+        await asyncio.sleep(0.1)
+
+
+async def test_slow_header_connections_neither_starve_health_checks_nor_polling(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "run.log"
+    async with counting_shop() as (shop, polled):
+        config = tmp_path / "shopwatch.toml"
+        config.write_text(config_text(tmp_path, shop, port))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "daemon.cli",
+            "run",
+            "--config",
+            str(config),
+            stdout=log.open("w"),
+            stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=few_descriptors,
+            env={**os.environ, "SHOPWATCH_LOG_LEVEL": "INFO"},
+        )
+        flood: list[asyncio.StreamWriter] = []
+        try:
+
+            async def healthy() -> bool:
+                return await healthz(base) == 200
+
+            await until(healthy, "the daemon to start", log)
+            for _ in range(FLOOD):
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                except OSError:
+                    continue
+                writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+                flood.append(writer)
+            flooded_at = asyncio.get_running_loop().time()
+            # New connections get in while the slow ones are held (they evict them).
+            for _ in range(5):
+                assert await healthz(base) == 200
+            assert asyncio.get_running_loop().time() - flooded_at < 5
+
+            async def polled_since_the_flood() -> bool:
+                return sum(1 for t in polled if t > flooded_at) >= 4
+
+            await until(polled_since_the_flood, "polls during the flood", log)
+            listener_lines = [
+                line
+                for line in log.read_text().splitlines()
+                if "accept" in line or "connection closed" in line or "connection refused" in line
+            ]
+            assert len(listener_lines) <= 3, listener_lines[:5]  # said, not flooded
+        finally:
+            for writer in flood:
+                writer.close()
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(process.wait(), 15) == 0
+    text = log.read_text()
+    assert "Too many open files" not in text, text[-3000:]
