@@ -32,6 +32,7 @@ from daemon.config.settings import Settings
 from daemon.simulator.app import make_simulator_app
 from daemon.simulator.scenario import Scenario
 from daemon.simulator.world import World
+from daemon.store.users import UserBook
 
 log = structlog.get_logger("shopwatch.demo")
 
@@ -66,6 +67,8 @@ def prepare_state(settings: Settings) -> str:
                 _write_secret(stream.token_file, token)
     if settings.api_token_file is not None:
         _write_secret(settings.api_token_file, secrets.token_urlsafe(24))
+    if settings.console.session_key_file is not None:
+        _write_secret(settings.console.session_key_file, secrets.token_urlsafe(48))
     prefix = "sqlite+aiosqlite:///"
     if settings.database_url.startswith(prefix):
         db = Path(settings.database_url.removeprefix(prefix))
@@ -128,13 +131,58 @@ async def simulate(settings: Settings, listen: tuple[str, int], token_file: Path
     return 0
 
 
-async def demo(settings: Settings, config_path: Path) -> int:
+async def demo(settings: Settings, config_path: Path, state_directory: Path | None = None) -> int:
     token = prepare_state(settings)
     async with simulated_shop(settings, SIMULATOR_LISTEN, token):
-        return await _run_daemon(settings, config_path)
+        return await _run_daemon(settings, config_path, state_directory or config_path.parent)
 
 
-async def _run_daemon(settings: Settings, config_path: Path) -> int:
+CONSOLE_LOGINS = "console-login.txt"
+_background: set[asyncio.Task[None]] = set()
+
+
+async def console_logins(daemon: Daemon, state_directory: Path) -> Path:
+    """A supervisor and an agent (the roster's first) with throw-away passwords, written
+    one per line as ``role name password`` to ``console-login.txt`` (mode 0600)."""
+    settings = daemon.settings
+    now = SystemClock().now()
+    book = UserBook(daemon.engine)
+    people = [("supervisor", "supervisor", None)]
+    if settings.agents:
+        first = settings.agents[0].id
+        people.append(("agent", f"agent-{first}", first))
+    lines = []
+    for role, name, agent in people:
+        password = secrets.token_urlsafe(12)
+        await book.add(
+            name=name,
+            role=role,
+            agent=agent,
+            password=password,
+            by="demo",
+            now=now,
+            roster=settings.roster,
+        )
+        lines.append(f"{role} {name} {password}\n")
+    path = state_directory / CONSOLE_LOGINS
+    _write_secret(path, "".join(lines))
+    return path
+
+
+async def _announce_console(daemon: Daemon, base: str, state_directory: Path) -> None:
+    try:
+        path = await console_logins(daemon, state_directory)
+    except Exception:
+        log.exception("the demo's console users could not be created")
+        return
+    print(f"  console          {base}/   (names and passwords: {_shown(path)})\n", flush=True)
+
+
+def _shown(path: Path) -> str:
+    return os.path.relpath(path.resolve())
+
+
+async def _run_daemon(settings: Settings, config_path: Path, state_directory: Path) -> int:
 
     def started(daemon: Daemon) -> None:
         host, port = daemon.listening or settings.listen
@@ -153,5 +201,10 @@ async def _run_daemon(settings: Settings, config_path: Path) -> int:
             f"  API token        {token_path}  (reads and writes of /api need it)\n",
             flush=True,
         )
+        task = asyncio.get_running_loop().create_task(
+            _announce_console(daemon, base, state_directory)
+        )
+        _background.add(task)
+        task.add_done_callback(_background.discard)
 
     return await service.run(settings, config_path, on_started=started)

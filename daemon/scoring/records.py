@@ -182,8 +182,11 @@ def _violation_record(row: Any) -> ViolationRecord:
 async def read_violations(
     engine: AsyncEngine, timezone: ZoneInfo, month: Month
 ) -> list[ViolationRecord]:
-    """Every violation whose deadline falls in the month, waived ones included."""
-    query = select(violations).where(
+    """Every violation whose deadline falls in the month, waived ones included (the columns
+    a score reads: never the evidence, whose JSON would be decoded row by row)."""
+    c = violations.c
+    columns = (c.id, c.agent, c.rule, c.deadline, c.points, c.fine, c.status, c.shop)
+    query = select(*columns, c.subject_id, c.source).where(
         violations.c.deadline >= month.start(timezone), violations.c.deadline < month.end(timezone)
     )
     async with engine.connect() as conn:

@@ -232,6 +232,10 @@ agents = ["a1", "a2"]
                 seconds=60,
                 what="the first violations",
             )
+            # The console's pages, templates, catalogue and static files come from the wheel.
+            status, page = _get(f"{base}/login")
+            assert status == 200 and "登录" in page.decode("utf-8"), page[:500]
+            assert _get(f"{base}/static/console.css")[0] == 200
             status, metrics = _get(f"{base}/metrics")
             assert status == 200 and b"shopwatch_violations_total" in metrics
             daemon.stop()
@@ -251,4 +255,13 @@ def test_demo_runs_from_anywhere(installed: Path, outside: Path) -> None:
         )
         assert (outside / "var" / "demo" / "demo.toml").is_file()
         assert oct((outside / "var" / "demo" / "api-token").stat().st_mode & 0o777) == "0o600"
+        # The console: its sign-in page, its stylesheet, and the demo's two people.
+        status, page = _get("http://127.0.0.1:9310/login")
+        assert status == 200 and "登录" in page.decode("utf-8")
+        assert _get("http://127.0.0.1:9310/static/console.css")[0] == 200
+        logins = outside / "var" / "demo" / "console-login.txt"
+        _wait_for(logins.is_file, seconds=30, what="console-login.txt")
+        assert oct(logins.stat().st_mode & 0o777) == "0o600"
+        lines = logins.read_text(encoding="utf-8").splitlines()
+        assert [line.split()[0] for line in lines] == ["supervisor", "agent"]
         demo.stop()
