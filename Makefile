@@ -6,10 +6,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml
+# Every package pinned (.ci/constraints.txt, `pip freeze` of a fresh install), so a green run
+# is reproducible; CONSTRAINTS= (empty) installs the newest the floors allow.
+CONSTRAINTS ?= .ci/constraints.txt
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS)) -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
