@@ -19,9 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from daemon.listener import ACCEPT_ERROR, throttle_accept_errors
 from daemon.simulator.app import make_simulator_app
 from daemon.simulator.world import World
 from tests.daemon.test_process import free_port, unchased_orders
@@ -157,3 +159,25 @@ async def test_slow_header_connections_neither_starve_health_checks_nor_polling(
             assert await asyncio.wait_for(process.wait(), 15) == 0
     text = log.read_text()
     assert "Too many open files" not in text, text[-3000:]
+
+
+async def test_accept_errors_are_logged_once_a_minute_and_other_errors_pass_through() -> None:
+    """asyncio reports every failed accept() (it retries each second per socket): under a
+    descriptor flood that was hundreds of megabytes of log."""
+    loop = asyncio.get_running_loop()
+    passed: list[str] = []
+    loop.set_exception_handler(lambda _loop, context: passed.append(context["message"]))
+    undo = throttle_accept_errors(loop)
+    try:
+        with structlog.testing.capture_logs() as logged:
+            for _ in range(500):
+                loop.call_exception_handler(
+                    {"message": ACCEPT_ERROR, "exception": OSError(24, "Too many open files")}
+                )
+            loop.call_exception_handler({"message": "something else"})
+        events = [e["event"] for e in logged]
+        assert events == ["cannot accept connections: out of file descriptors"]
+        assert passed == ["something else"]
+    finally:
+        undo()
+        loop.set_exception_handler(None)
