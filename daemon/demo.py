@@ -147,7 +147,7 @@ async def console_logins(daemon: Daemon, state_directory: Path) -> Path:
     settings = daemon.settings
     now = SystemClock().now()
     book = UserBook(daemon.engine)
-    people = [("supervisor", "supervisor", None)]
+    people: list[tuple[str, str, str | None]] = [("supervisor", "supervisor", None)]
     if settings.agents:
         first = settings.agents[0].id
         people.append(("agent", f"agent-{first}", first))

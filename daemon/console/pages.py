@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -28,6 +29,7 @@ from checks.registry import BY_CODE
 from daemon.clock import Clock
 from daemon.config.settings import Settings
 from daemon.console import access, export, listing
+from daemon.console.cards import Scorecards
 from daemon.console.i18n import COOKIE as LANG_COOKIE
 from daemon.console.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Words
 from daemon.console.sessions import (
@@ -46,7 +48,7 @@ from daemon.scoring.closing import close_month, reopen_month
 from daemon.scoring.month import Month
 from daemon.scoring.policy import Policy
 from daemon.scoring.policy_file import PolicyFiles
-from daemon.scoring.records import load_scorecard, parse_month
+from daemon.scoring.records import parse_month
 from daemon.store.ledger import Ledger, summarize_evidence, violation_json
 from daemon.store.months import MonthBook
 from daemon.store.people import PeopleBook, parse_day
@@ -95,6 +97,7 @@ class Console:
         self.months = MonthBook(engine)
         self.people = PeopleBook(engine)
         self.policies = PolicyFiles()
+        self.cards = Scorecards(engine)
         self.sessions = Sessions(users=self.users, settings=settings().console, clock=clock)
         self.static = {
             name: (resources.files("daemon.console") / "static" / name).read_bytes()
@@ -546,7 +549,7 @@ class Console:
     async def _month_context(self, request: web.Request, month: Month) -> dict[str, Any]:
         settings = self.settings()
         now = self.clock.now()
-        card = await load_scorecard(self.engine, settings, month, policy=self.policy(), now=now)
+        card = await self.cards.get(settings, month, policy=self.policy(), now=now)
         closed = await self.months.get(str(month))
         pending = await self._appeals_pending(month)
         policy = self.policy()
@@ -575,6 +578,10 @@ class Console:
             "bonus_rows": bonus_rows,
             "adjustment_rows": adjustment_rows,
             "bonus_codes": sorted(policy.bonuses.values(), key=lambda b: b.code),
+            "deduction_codes": sorted(
+                (d for d in policy.deductions.values() if not d.derived), key=lambda d: d.code
+            ),
+            "shops": [s.id for s in settings.shops],
             "adjustment_limit": policy.score.adjustment_limit,
             "agents": settings.agents,
             "today": now.astimezone(settings.timezone).date().isoformat(),
@@ -602,9 +609,7 @@ class Console:
         self._decider(request)
         month = self._month(request, request.match_info["month"])
         settings = self.settings()
-        return await load_scorecard(
-            self.engine, settings, month, policy=self.policy(), now=self.clock.now()
-        )
+        return await self.cards.get(settings, month, policy=self.policy(), now=self.clock.now())
 
     async def month_csv(self, request: web.Request) -> web.StreamResponse:
         card = await self._card(request)
@@ -633,7 +638,7 @@ class Console:
         user = self._decider(request)
         month = self._month(request, request.match_info["month"])
         action = request.match_info["action"]
-        if action not in ("close", "reopen", "bonus", "adjustment"):
+        if action not in ("close", "reopen", "bonus", "adjustment", "violation"):
             raise web.HTTPNotFound()
         form = await self._form(request)
         words = self.words(request)
@@ -675,6 +680,24 @@ class Console:
                     policy=self.policy(),
                 )
                 done = N_("Bonus recorded.")
+            elif action == "violation":
+                points = form.get("points", "").strip()
+                fine = form.get("fine", "").strip()
+                await score_entries.record_manual_violation(
+                    self.ledger,
+                    settings,
+                    code=form.get("code", ""),
+                    agent=form.get("agent") or None,
+                    at=_local_instant(form.get("at", ""), settings, "at"),
+                    note=reason,
+                    now=now,
+                    by=user.name,
+                    shop=form.get("shop") or None,
+                    points=_whole(points, "points") if points else None,
+                    fine=_amount(fine, "fine") if fine else None,
+                    policy=self.policy(),
+                )
+                done = N_("Violation recorded.")
             else:
                 await score_entries.set_adjustment(
                     self.engine,
@@ -705,9 +728,7 @@ class Console:
             raise web.HTTPNotFound()
         settings = self.settings()
         month = self._month(request, request.query.get("month"))
-        card = await load_scorecard(
-            self.engine, settings, month, policy=self.policy(), now=self.clock.now()
-        )
+        card = await self.cards.get(settings, month, policy=self.policy(), now=self.clock.now())
         row = next((a for a in card.agents if a.agent == agent), None)
         page = await listing.find_page(
             self.engine,
@@ -858,6 +879,16 @@ def _whole(text: str, field: str) -> int:
     if not value.lstrip("+-").isdigit() or len(value) > 6:
         raise BadInput("expected a whole number", field=field)
     return int(value)
+
+
+def _amount(text: str, field: str) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except ArithmeticError:
+        raise BadInput("expected an amount in CNY, e.g. 50 or 12.50", field=field) from None
+    if not value.is_finite():
+        raise BadInput("expected an amount in CNY, e.g. 50 or 12.50", field=field)
+    return value
 
 
 def _local_instant(text: str, settings: Settings, field: str) -> datetime:

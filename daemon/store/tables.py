@@ -160,10 +160,11 @@ violations = Table(
     UniqueConstraint("shop", "rule", "subject_id"),
     Index(None, "deadline"),
     Index(None, "agent", "deadline"),
-    # The console's ledger (migration 0006): a status filter in deadline order, the counts
-    # per status, and the points sort are each one index read.
+    # The console's ledger (migration 0006): a status or rule filter in deadline order, the
+    # counts per status, and the points sort are each one index read.
     Index(None, "status", "deadline"),
     Index(None, "points", "deadline"),
+    Index(None, "rule", "deadline"),
 )
 
 violation_events = Table(

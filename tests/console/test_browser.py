@@ -139,8 +139,11 @@ class Journey:
         from selenium.webdriver.common.keys import Keys
 
         self.go("/login")
-        field = self.driver.switch_to.active_element  # autofocus: the name field
-        assert field.get_attribute("id") == "name"
+        self.wait_for(  # autofocus puts the cursor in the name field
+            lambda: self.driver.switch_to.active_element.get_attribute("id") == "name",
+            "the name field to have the focus",
+        )
+        field = self.driver.switch_to.active_element
         field.send_keys(name, Keys.TAB)
         password = self.driver.switch_to.active_element
         assert password.get_attribute("id") == "password"

@@ -338,3 +338,75 @@ async def test_handover_book_and_leaves(clock: FakeClock, tmp_path: Path) -> Non
         found = await c.daemon.console.people.leaves(agent="a2")  # type: ignore[union-attr]
         assert found[0].by == "chen" and found[0].reason == "病假"
         assert found[0].start.isoformat() == "2026-11-03T00:30:00+00:00"
+
+
+async def test_a_supervisor_records_a_violation_by_hand(clock: FakeClock, tmp_path: Path) -> None:
+    async with console(clock, tmp_path) as c:
+        async with client() as http:
+            await sign_in(http, c.base, "chen")
+            page = "/month?month=2026-11"
+            r = await _post(
+                http,
+                c,
+                page,
+                "/month/2026-11/violation",
+                agent="a2",
+                code="M204",
+                at="2026-11-02T08:45",
+                points="5",
+                reason="迟到 15 分钟",
+            )
+            assert r.status == 303
+            r = await _post(
+                http,
+                c,
+                page,
+                "/month/2026-11/violation",
+                agent="a2",
+                code="NOPE",
+                at="2026-11-02T08:45",
+                reason="x",
+            )
+            assert r.status == 400
+        found = await c.daemon.ledger.find(agent="a2")
+        assert [(v["rule"], v["source"], v["note"]) for v in found] == [
+            ("M204", "manual", "迟到 15 分钟")
+        ]
+        assert found[0]["deadline"] == "2026-11-02T00:45:00+00:00"
+        assert (await c.daemon.ledger.get(found[0]["id"]))["audit"][0]["by"] == "chen"
+
+
+async def test_the_month_page_follows_every_change_of_the_ledger(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """The page keeps a computed scorecard only while nothing it reads has changed: a
+    decision made elsewhere (the API, the CLI) shows at the next view."""
+    async with console(clock, tmp_path) as c:
+        target = await _manual(c, "a2", "09:00")
+        async with client() as http:
+            await sign_in(http, c.base, "chen")
+
+            async def score() -> str:
+                async with http.get(f"{c.base}/month?month=2026-11") as r:
+                    page = await r.text()
+                row = page[page.index('href="/agents/a2') :]
+                return row[row.index('class="num score">') + 18 :].split("<", 1)[0]
+
+            assert await score() == "75"
+            assert await score() == "75"  # (kept)
+            await c.daemon.ledger.set_status(
+                target, "waived", by="x", reason="y", now=c.clock.now()
+            )
+            assert await score() == "80"
+            await c.daemon.ledger.add_manual(
+                shop="s",
+                rule="M204",
+                agent="a2",
+                at=local(c.clock.now(), "09:10"),
+                points=2,
+                fine=Decimal(0),
+                note=None,
+                by="x",
+                now=c.clock.now(),
+            )
+            assert await score() == "78"

@@ -20,14 +20,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # The console's ledger page: a status filter or the counts per status, and the points
-    # sort, each read by an index whatever the ledger's size.
+    # The console's ledger page: a status or rule filter, the counts per status, and the
+    # points sort, each read by an index whatever the ledger's size.
     with op.batch_alter_table("violations", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_violations_status_deadline"), ["status", "deadline"], unique=False
         )
         batch_op.create_index(
             batch_op.f("ix_violations_points_deadline"), ["points", "deadline"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_violations_rule_deadline"), ["rule", "deadline"], unique=False
         )
     op.create_table(
         "users",
@@ -100,5 +103,6 @@ def downgrade() -> None:
     op.drop_table("user_events")
     op.drop_table("users")
     with op.batch_alter_table("violations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_violations_rule_deadline"))
         batch_op.drop_index(batch_op.f("ix_violations_points_deadline"))
         batch_op.drop_index(batch_op.f("ix_violations_status_deadline"))
