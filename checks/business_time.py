@@ -255,6 +255,12 @@ class BusinessCalendar:
         them, and that shift's start day is not one of their days off."""
         return any(self._works(slot, agent) for slot in self._slots_containing(t))
 
+    def works(self, agent: str, interval: Interval) -> bool:
+        """Whether ``agent`` is on duty throughout ``interval`` (one of this calendar's):
+        listed on it, and its start day is not one of the agent's days off."""
+        listed = agent in interval.agents
+        return listed and interval.day.weekday() not in self._days_off.get(agent, ())
+
     def agents_on_duty(self, t: datetime) -> list[str]:
         """The agents on duty at ``t`` (see ``on_duty``), sorted.
 

@@ -7,6 +7,8 @@ Adding a rule is its module, one line here and its tests.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from checks import (
     cs101_unpaid_order_not_chased,
     cs102_offline_message_not_answered_first,
@@ -15,6 +17,11 @@ from checks import (
     cs105_paid_order_not_confirmed,
     cs106_blunt_wording,
     cs107_customer_data_disclosed,
+    cs108_handover_not_written,
+    cs109_away_from_post,
+    cs110_nobody_reachable,
+    cs111_late_for_shift,
+    cs112_worked_too_long,
 )
 from checks.evidence_record import BreachEvidence, GenericEvidence
 from checks.rule import Rule
@@ -27,6 +34,11 @@ RULES: tuple[Rule, ...] = (
     cs105_paid_order_not_confirmed.RULE,
     cs106_blunt_wording.RULE,
     cs107_customer_data_disclosed.RULE,
+    cs108_handover_not_written.RULE,
+    cs109_away_from_post.RULE,
+    cs110_nobody_reachable.RULE,
+    cs111_late_for_shift.RULE,
+    cs112_worked_too_long.RULE,
 )
 
 BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
@@ -40,8 +52,18 @@ def evidence_type(code: str) -> type[BreachEvidence]:
 
 def _default(rule: Rule) -> str:
     options = rule.options_type()
+    # the rules about people at their posts count from an instant, not in business time
+    for key in ("max", "grace"):
+        value = getattr(options, key, None)
+        if isinstance(value, timedelta) and not options.within:
+            return f"{key} = {_duration(value)}; {options.penalty()}"
     minutes = int(options.within.total_seconds() // 60)
     return f"within = {minutes} min; {options.penalty()}"
+
+
+def _duration(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
 
 
 def rules_table() -> str:

@@ -15,13 +15,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from checks.evidence import Evidence
 from checks.evidence_record import BreachEvidence
 from checks.options import RuleOptions
 from checks.subject import Outcome
 
 DOC_SECTIONS = ("What:", "Why:", "Example timeline", "Options:", "Known limits:")
 """The headings every rule docstring has, in this order (a meta-test checks them)."""
+
+
+class Scope(enum.StrEnum):
+    """What one evaluation of a rule looks at."""
+
+    BUYER = "buyer"
+    """One buyer's orders and conversation (:class:`~checks.evidence.Evidence`)."""
+    SHOP = "shop"
+    """The shop's team at its posts, once per evaluation
+    (:class:`~checks.shop_evidence.ShopEvidence`); recorded with the shop."""
+    TEAM = "team"
+    """Like ``shop``, but the team's across shops: judged once, recorded with no shop."""
 
 
 class Severity(enum.StrEnum):
@@ -40,6 +51,10 @@ SUBJECT_WORDS: dict[str, tuple[str, str]] = {
     "conversation": ("会话", "conversation"),
     "shift": ("班次", "shift"),
     "agent": ("客服", "agent"),
+    "absence": ("脱岗", "absence from the post"),
+    "outage": ("无人在线时段", "time with nobody online"),
+    "attendance": ("出勤", "attendance"),
+    "stint": ("连续在线", "stint online"),
 }
 """What a subject is called, per subject type (zh, en)."""
 
@@ -58,8 +73,11 @@ class Rule:
     episodes are not offline messages); the type's word otherwise."""
     options_type: type[RuleOptions]
     evidence_type: type[BreachEvidence]
-    evaluate: Callable[[Evidence, Any], list[Outcome]]
+    evaluate: Callable[[Any, Any], list[Outcome]]
+    """``(evidence, options) → outcomes``: an :class:`~checks.evidence.Evidence` for a buyer
+    rule, a :class:`~checks.shop_evidence.ShopEvidence` for a shop or team rule."""
     doc: str
+    scope: Scope = Scope.BUYER
     severity: Severity = Severity.WARNING
     review: bool = False
     """Its violations count only once a supervisor confirms them (rules judging wording)."""
@@ -67,6 +85,12 @@ class Rule:
     """What to do about a subject that is about to fall due (zh, en)."""
     undecidable_reasons: tuple[str, ...] = ()
     """Every reason its :class:`~checks.subject.Undecidable` outcomes may give."""
+    lasting: bool = False
+    """A breach is a situation that lasts (nobody reachable): its alert fires until the rule
+    says the situation ended (:attr:`~checks.subject.Breach.ended_at`), not for a while."""
+    scorecard_flags: tuple[str, ...] = ()
+    """Flags a counted violation of this rule puts on its agent's scorecard (CS110, once
+    confirmed: ``dismissal_review``)."""
 
     def __post_init__(self) -> None:
         if self.subject_type not in SUBJECT_WORDS:

@@ -62,6 +62,9 @@ class Breach:
     evidence: BreachEvidence = field(default_factory=GenericEvidence)
     recheck_at: datetime | None = None
     """When a non-final breach should be looked at again even if no new data arrives."""
+    ended_at: datetime | None = None
+    """For a rule whose breach is a lasting situation (nobody reachable): when it ended, once
+    it has; its alert resolves then. None while it lasts, and for every other rule."""
 
 
 Outcome = Pending | Satisfied | Undecidable | Breach

@@ -33,6 +33,8 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from checks.registry import BY_CODE
+from checks.rule import Severity
 from checks.subject import Breach
 from daemon.alerts.alertmanager import AlertmanagerClient, alert_payload, merge_pushes
 from daemon.alerts.notice import (
@@ -117,6 +119,7 @@ class AlertListener:
                 )
             )
         self.webhooks: dict[str, SendQueue[NoticeRow]] = {}
+        self.urgent: dict[str, SendQueue[NoticeRow]] = {}
         for hook in alerts.webhooks:
             webhook = WebhookClient(
                 settings=hook, http=self.http, timezone=self.timezone, sleep=sleep
@@ -126,6 +129,11 @@ class AlertListener:
                 partial(self._deliver, webhook),
                 metrics=metrics,
                 batch_max=BATCH_MAX,
+            )
+            # critical notices (nobody reachable, data disclosed) go alone and at once,
+            # never batched behind the others waiting for the same webhook
+            self.urgent[hook.name] = SendQueue(
+                hook.name, partial(self._deliver, webhook), metrics=metrics, batch_max=1
             )
         metrics.declare_receivers(self.receivers)
 
@@ -147,12 +155,31 @@ class AlertListener:
         await self._start(now)
         changed: list[NoticeRow] = []
         queued: list[tuple[SendQueue[NoticeRow], NoticeRow]] = []
+        urgent = False
         for breach, one in recorded:
             if one.new or one.escalated:
                 await self._notices_for(shop, breach, one, now, changed, queued)
+                urgent = urgent or _critical(breach)
+            elif one.ended:
+                changed += self._ended(shop, breach, now)
+                urgent = True
         await self.notice_log.save(*changed)
         for queue, row in queued:
             queue.put(row)
+        if urgent and self.alertmanagers:
+            self._push_shop(shop, now)  # not at the end of the tick: now
+
+    def _ended(self, shop: str, breach: Breach, now: datetime) -> list[NoticeRow]:
+        """A lasting breach ended (somebody came online): its alert resolves then."""
+        subject = breach.subject
+        row = self.rows.get((ALERTMANAGER, VIOLATION, shop, subject.rule, subject.id))
+        if row is None or not row.open:
+            return []
+        ended = breach.ended_at or now
+        row.closed_at = min(now, max(row.starts_at, ended))
+        self.unpushed[shop].add(row.key)
+        return [row]
+
 
     async def _notices_for(
         self,
@@ -175,8 +202,11 @@ class AlertListener:
             timezone=self.timezone,
             url=f"{self.external_url}/api/violations/{recorded.violation_id}",
         )
-        # Fires for firing_for from detection, or from the latest escalation.
+        # Fires for firing_for from detection, or from the latest escalation; a lasting
+        # breach (nobody reachable) until the rule says it ended.
         until = (detected_at if recorded.new else now) + self.alerts.firing_for
+        if _lasting(breach) and not breach.final:
+            until = now + self.keep
         if self.alertmanagers:
             row = self._violation_row(ALERTMANAGER, shop, breach, notice, until, now)
             changed.append(row)
@@ -187,7 +217,7 @@ class AlertListener:
                 continue  # this tier was announced already (before a restart, say)
             row = self._violation_row(name, shop, breach, notice, until, now)
             changed.append(row)
-            queued.append((queue, row))
+            queued.append((self.urgent[name] if _critical(breach) else queue, row))
 
     async def open_items(self, shop: str, items: Sequence[OpenItem], now: datetime) -> None:
         await self._start(now)
@@ -432,7 +462,7 @@ class AlertListener:
         return detected if detected is not None else now
 
     def _queues(self) -> list[SendQueue[Any]]:
-        return [*self.alertmanagers, *self.webhooks.values()]
+        return [*self.alertmanagers, *self.webhooks.values(), *self.urgent.values()]
 
     async def drain(self) -> None:
         """Wait until everything queued so far has been sent (or has failed)."""
@@ -444,6 +474,16 @@ class AlertListener:
         await asyncio.gather(*(queue.aclose(CLOSE_GRACE_SECONDS) for queue in self._queues()))
         if self.own_http:
             await self.http.aclose()
+
+
+def _critical(breach: Breach) -> bool:
+    rule = BY_CODE.get(breach.subject.rule)
+    return rule is not None and rule.severity is Severity.CRITICAL
+
+
+def _lasting(breach: Breach) -> bool:
+    rule = BY_CODE.get(breach.subject.rule)
+    return rule is not None and rule.lasting
 
 
 def build_alert_listener(

@@ -139,6 +139,12 @@ def _refuse_unknown_keys(table: TomlTable, keys: list[str], owner: str) -> None:
         raise table.error(name, f"unknown key (known here: {allowed})")
 
 
+def config_key(f: dataclasses.Field[Any]) -> str:
+    """The key an option is written as: its field name, or ``metadata["key"]`` where the
+    name cannot be one (CS112's ``break`` is a Python keyword, its field ``break_``)."""
+    return str(f.metadata.get("key", f.name))
+
+
 def options_from_table(options_type: type[T], table: TomlTable, *, owner: str = "") -> T:
     """``options_type`` built from the keys of ``table`` not read yet, each by its field type.
 
@@ -146,16 +152,16 @@ def options_from_table(options_type: type[T], table: TomlTable, *, owner: str = 
     key of ``table`` must have been read before or be a field.
     """
     fields = dataclasses.fields(typing.cast(Any, options_type))
-    keys = [f.name for f in fields]
+    keys = [config_key(f) for f in fields]
     _refuse_unknown_keys(table, keys, owner)
     hints = typing.get_type_hints(options_type)
     values = {}
-    for f in fields:
-        if table.has(f.name):
-            values[f.name] = _read(table, f.name, hints[f.name])
+    for f, key in zip(fields, keys, strict=True):
+        if table.has(key):
+            values[f.name] = _read(table, key, hints[f.name])
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             meaning = f.metadata.get(REQUIRED)
-            raise table.error(f.name, f"required: {meaning}" if meaning else "is required")
+            raise table.error(key, f"required: {meaning}" if meaning else "is required")
     table.used.update(keys)
     try:
         return options_type(**values)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from checks.registry import BY_CODE
 from connectors.model import Direction
 from daemon.config.settings import Settings
 from daemon.errors import BadInput
@@ -176,7 +177,15 @@ def _violation_record(row: Any) -> ViolationRecord:
         shop=row.shop,
         subject_id=row.subject_id,
         source=row.source,
+        flags=rule_flags(row.rule),
     )
+
+
+def rule_flags(code: str) -> tuple[str, ...]:
+    """The scorecard flags a counted violation of rule ``code`` carries (none for a manual
+    entry or a retired rule)."""
+    rule = BY_CODE.get(code)
+    return rule.scorecard_flags if rule is not None else ()
 
 
 async def read_violations(

@@ -26,12 +26,13 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from checks.registry import RULES
+from checks.rule import Scope
 from checks.subject import Breach, Undecidable
 from connectors.model import Stream
 from daemon.config.settings import Settings
 from daemon.scoring.month import Month
 from daemon.scoring.policy import Policy
-from daemon.scoring.records import load_scorecard, parse_month, read_violations
+from daemon.scoring.records import load_scorecard, parse_month, read_violations, rule_flags
 from daemon.scoring.render import json_number, table
 from daemon.scoring.scorecard import (
     COUNTED,
@@ -84,7 +85,14 @@ async def replay_rules(
         if marks is None:
             found.skipped_shops.append(shop.id)
             continue
-        judge = Judge(shop=shop.id, rules=rules, calendar=calendar, roster=settings.roster)
+        judge = Judge(
+            shop=shop.id,
+            rules=rules,
+            calendar=calendar,
+            roster=settings.roster,
+            shifts=settings.shifts,
+            team=shop is settings.shops[0],
+        )
         presence = await judge.presence(store, since)
         buyers = sorted(await store.active_buyers(shop.id, since))
         batches = judge.batches(store, buyers, marks=marks, presence=presence, now=now, since=since)
@@ -100,6 +108,20 @@ async def replay_rules(
                             found.violations.append(_record(shop.id, outcome))
                         elif isinstance(outcome, Undecidable):
                             found.undecidable[outcome.subject.rule] += 1
+        # the rules about people at their posts, once per shop (the team's with no shop)
+        evidence = await judge.shop_evidence(store, marks=marks, now=now, since=since)
+        judged_shop = judge.judge_shop(evidence)
+        for rule in judged_shop.failed:
+            found.rule_errors[rule.code] += 1
+        for verdict in judged_shop.verdicts:
+            where = "" if verdict.rule.scope is Scope.TEAM else shop.id
+            for outcome in verdict.outcomes:
+                if not start <= outcome.deadline < end:
+                    continue
+                if isinstance(outcome, Breach):
+                    found.violations.append(_record(where, outcome))
+                elif isinstance(outcome, Undecidable):
+                    found.undecidable[outcome.subject.rule] += 1
     return found
 
 
@@ -113,6 +135,7 @@ def _record(shop: str, breach: Breach) -> ViolationRecord:
         shop=shop,
         subject_id=breach.subject.id,
         source="rule",
+        flags=rule_flags(breach.subject.rule),
     )
 
 

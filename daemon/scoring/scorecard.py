@@ -22,7 +22,7 @@ Decisions where the SPEC is silent:
   dismissal-review flag says the rest.
 - **Fines**: a violation's own fine, except on a ladder, where the n-th ladder violation
   of the agent's month (by deadline) costs the ladder's n-th step; from ``withhold_pay_from``
-  on the step is the month's pay (fine 0, flag ``withhold_month_pay``, payroll decides).
+  on the step is the month's pay (fine 0, flag ``pay_withheld``, payroll decides).
 - **Duty escalation** (M227, 当月未良好履行工作职责): distinct moderate catalogue codes ≥ 2 or
   distinct light codes ≥ 4 in the month add its points once (flag ``duty_escalation``).
 - The score has no floor: a month of many violations can go below 0, as the sum says.
@@ -74,6 +74,9 @@ class ViolationRecord:
     shop: str = ""
     subject_id: str = ""
     source: str = "rule"
+    flags: tuple[str, ...] = ()
+    """Flags its rule puts on the agent's scorecard while it counts (CS110, confirmed:
+    ``dismissal_review``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +163,7 @@ def _tally(agent_violations: Sequence[ViolationRecord], policy: Policy) -> _Tall
     for v in sorted(agent_violations, key=lambda v: (v.deadline, v.id or 0)):
         tally.violations += 1
         tally.points += v.points
+        tally.flags.update(v.flags)
         ladder = policy.ladder_for(v.rule)
         if ladder is None:
             tally.fines += v.fine
@@ -168,7 +172,7 @@ def _tally(agent_violations: Sequence[ViolationRecord], policy: Policy) -> _Tall
             step = ladder.step(occurrences[ladder.name])
             tally.fines += Decimal(0) if step.withhold_pay else step.fine
             if step.withhold_pay:
-                tally.flags.add("withhold_month_pay")
+                tally.flags.add("pay_withheld")
             if step.dismissal:
                 tally.flags.update(("ladder_dismissal", "dismissal_review"))
         severity = policy.severity(v.rule)

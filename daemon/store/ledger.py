@@ -52,6 +52,9 @@ class Recorded:
     new: bool
     escalated: bool
     points_delta: int
+    ended: bool = False
+    """A lasting breach recorded earlier (nobody reachable) has ended now: its alert
+    resolves."""
 
 
 MAX_POINTS = 1000
@@ -115,7 +118,7 @@ def violation_json(row: Any) -> dict[str, Any]:
     """The SPEC §6 shape ``V`` of one violation."""
     return {
         "id": row.id,
-        "shop": row.shop,
+        "shop": row.shop or None,  # the team's (CS108) and shop-less manual entries: null
         "rule": row.rule,
         "subject": {"type": row.subject_type, "id": row.subject_id},
         "buyer_id": row.buyer_id,
@@ -156,7 +159,7 @@ class Ledger:
                     "rule": b.subject.rule,
                     "subject_type": b.subject.type,
                     "subject_id": b.subject.id,
-                    "buyer_id": b.subject.buyer_id,
+                    "buyer_id": b.subject.buyer_id or None,
                     "agent": b.agent,
                     "shift": b.shift,
                     "deadline": b.deadline,
@@ -255,6 +258,12 @@ class Ledger:
             values.update(tier=breach.tier, points=breach.points)
             delta = breach.points - row.points
         await conn.execute(update(violations).where(violations.c.id == row.id).values(**values))
+        ended = breach.final and breach.ended_at is not None
+        if ended:
+            assert breach.ended_at is not None
+            await self._event(
+                conn, row.id, now, "ended", details={"ended_at": breach.ended_at.isoformat()}
+            )
         if raises_tier:
             await self._event(
                 conn,
@@ -268,7 +277,13 @@ class Ledger:
                     "to_points": breach.points,
                 },
             )
-        return Recorded(violation_id=row.id, new=False, escalated=raises_tier, points_delta=delta)
+        return Recorded(
+            violation_id=row.id,
+            new=False,
+            escalated=raises_tier,
+            points_delta=delta,
+            ended=ended,
+        )
 
     async def record_undecidable(self, shop: str, outcome: Undecidable, now: datetime) -> bool:
         return bool(await self.record_undecidable_many(shop, [outcome], now))

@@ -17,10 +17,13 @@ from typing import Any
 
 import structlog
 
+from checks.business_time import ROUND_THE_CLOCK
 from checks.evidence import Evidence, Watermarks
 from checks.replies import first_replies
+from checks.rule import Scope
+from checks.shop_evidence import ShopEvidence
 from checks.subject import Breach, Outcome, Pending, Undecidable
-from connectors.model import Message, Stream
+from connectors.model import Message, PresenceStatus, Stream
 from daemon.clock import Clock
 from daemon.config.settings import Settings
 from daemon.store.ledger import Ledger
@@ -31,6 +34,12 @@ from daemon.watch.metrics import Metrics
 from daemon.watch.poller import StreamPoller
 
 log = structlog.get_logger("shopwatch.evaluator")
+
+SHOP_SUBJECTS = ""
+"""Where the shop-level rules' open subjects are kept (no buyer id is empty)."""
+TEAM_SHOP = ""
+"""The shop the team's violations (CS108) are recorded with: none (``shop`` null)."""
+TICK = timedelta(microseconds=1)
 
 PRUNE_EVERY = timedelta(hours=1)
 
@@ -63,8 +72,15 @@ class ShopEvaluator:
         self.calendar = settings.calendar()
         self.rules = settings.enabled_rules()
         self.judge = Judge(
-            shop=shop, rules=self.rules, calendar=self.calendar, roster=settings.roster
+            shop=shop,
+            rules=self.rules,
+            calendar=self.calendar,
+            roster=settings.roster,
+            shifts=settings.shifts,
+            team=shop == settings.shops[0].id,
         )
+        self.chat_settings = next(s.chat for s in settings.shops if s.id == shop)
+        metrics.declare_shifts(shop, [s.name for s in settings.shifts] or [ROUND_THE_CLOCK])
         self.store = store
         self.ledger = ledger
         self.metrics = metrics
@@ -125,6 +141,7 @@ class ShopEvaluator:
         try:
             if buyers:
                 await self._evaluate(buyers, marks, now, horizon_start)
+            await self._evaluate_shop(marks, now, horizon_start)
         except BaseException as error:
             # Nothing is marked done before it is durably written: every buyer of this tick
             # is looked at again next time (the ledger's keys make a repeat harmless).
@@ -164,6 +181,60 @@ class ShopEvaluator:
                 self.metrics.evaluation_seconds.labels(code).observe(seconds)
             await self._record(found, now)
 
+    async def _evaluate_shop(
+        self, marks: Watermarks, now: datetime, horizon_start: datetime
+    ) -> None:
+        """The shop-level rules (CS109–CS112, and the team's CS108 in the first shop), once
+        per evaluation; the team's findings are recorded with no shop. Then who is online."""
+        evidence = await self.judge.shop_evidence(
+            self.store, marks=marks, now=now, since=horizon_start
+        )
+        judged = self.judge.judge_shop(evidence)
+        for rule in judged.failed:
+            self.metrics.rule_errors.labels(rule.code).inc()
+        for code, seconds in judged.seconds.items():
+            self.metrics.evaluation_seconds.labels(code).observe(seconds)
+        self.open.pop(SHOP_SUBJECTS, None)
+        shop_found, team_found = _Found(), _Found()
+        for verdict in judged.verdicts:
+            found = team_found if verdict.rule.scope is Scope.TEAM else shop_found
+            self._sort(SHOP_SUBJECTS, verdict.outcomes, verdict.options.warn_before, found)
+        await self._record(shop_found, now)
+        await self._record(team_found, now, shop=TEAM_SHOP)
+        self._publish_presence(evidence, now)
+
+    def _publish_presence(self, evidence: ShopEvidence, now: datetime) -> None:
+        """Who is online now per shift, and whether presence is known now at all."""
+        presence = evidence.presence
+        read_until = presence.read_until(now)
+        fresh = 2 * self.chat_settings.poll_interval + self.chat_settings.settle
+        latest = None
+        if read_until is not None and now - read_until <= fresh:
+            latest = read_until if presence.settled(read_until) else read_until - TICK
+        known = latest is not None and presence.known(latest)
+        self.metrics.presence_known.labels(self.shop).set(int(known))
+        running = {
+            interval.shift: interval for interval in self.calendar.intervals(now, now + TICK)
+        }
+        for name in self.metrics.shift_names:
+            interval = running.get(name)
+            expected = []
+            if interval is not None:
+                expected = [
+                    agent
+                    for agent in interval.agents
+                    if self.calendar.works(agent, interval) and not evidence.on_leave(agent, now)
+                ]
+            online = [
+                agent
+                for agent in expected
+                if latest is not None
+                and known
+                and presence.status_at(agent, latest) is PresenceStatus.ONLINE
+            ]
+            self.metrics.agents_on_duty.labels(self.shop, name).set(len(expected))
+            self.metrics.agents_online.labels(self.shop, name).set(len(online))
+
     def _sort(
         self, buyer: str, outcomes: list[Outcome], warn_before: timedelta, found: _Found
     ) -> None:
@@ -178,7 +249,8 @@ class ShopEvaluator:
                     deadline=outcome.deadline,
                     warn_before=warn_before,
                 )
-                self._recheck(buyer, outcome.deadline)
+                if buyer != SHOP_SUBJECTS:  # shop-level rules are judged every evaluation
+                    self._recheck(buyer, outcome.deadline)
             elif key in self.settled:
                 continue
             elif isinstance(outcome, Breach):
@@ -191,27 +263,31 @@ class ShopEvaluator:
                 found.undecidable.append(outcome)
                 found.settle[key] = outcome.deadline
 
-    async def _record(self, found: _Found, now: datetime) -> None:
-        """Write a batch's findings in two transactions, then tell metrics and listeners."""
-        for outcome in await self.ledger.record_undecidable_many(self.shop, found.undecidable, now):
+    async def _record(self, found: _Found, now: datetime, shop: str | None = None) -> None:
+        """Write a batch's findings in two transactions, then tell metrics and listeners.
+        ``shop`` is where they are recorded: this shop, or ``""`` for the team's (CS108)."""
+        shop = self.shop if shop is None else shop
+        for outcome in await self.ledger.record_undecidable_many(shop, found.undecidable, now):
             rule, subject = outcome.subject.rule, outcome.subject.id
-            self.metrics.undecidable.labels(self.shop, rule, outcome.reason).inc()
-            log.info(
-                "undecidable", shop=self.shop, rule=rule, subject=subject, reason=outcome.reason
-            )
-        recorded_all = await self.ledger.record_many(self.shop, found.breaches, now)
+            self.metrics.undecidable.labels(shop, rule, outcome.reason).inc()
+            log.info("undecidable", shop=shop, rule=rule, subject=subject, reason=outcome.reason)
+        recorded_all = await self.ledger.record_many(shop, found.breaches, now)
         self.settled.update(found.settle)
         changed = [
             (breach, recorded)
             for breach, recorded in zip(found.breaches, recorded_all, strict=True)
-            if recorded.new or recorded.escalated
+            if recorded.new or recorded.escalated or recorded.ended
         ]
         for breach, recorded in changed:
-            label = (self.shop, breach.subject.rule, self.metrics.agent_label(breach.agent))
+            label = (shop, breach.subject.rule, self.metrics.agent_label(breach.agent))
             self.metrics.ledger.add(label, count=int(recorded.new), points=recorded.points_delta)
+            if recorded.new:
+                what = "violation recorded"
+            else:
+                what = "violation escalated" if recorded.escalated else "violation ended"
             log.info(
-                "violation recorded" if recorded.new else "violation escalated",
-                shop=self.shop,
+                what,
+                shop=shop,
                 rule=breach.subject.rule,
                 id=recorded.violation_id,
                 subject=breach.subject.id,
@@ -223,7 +299,7 @@ class ShopEvaluator:
             )
         if changed:
             for listener in self.listeners:
-                await listener.violations_recorded(self.shop, changed, now)
+                await listener.violations_recorded(shop, changed, now)
 
     def _recheck(self, buyer: str, at: datetime) -> None:
         current = self.recheck.get(buyer)
@@ -246,12 +322,18 @@ class ShopEvaluator:
 
     async def _publish_open_items(self, now: datetime) -> None:
         items = [item for item in self.open_items() if item.deadline > now]
-        counts: dict[str, list[int]] = {rule.code: [0, 0] for rule, _ in self.rules}
+        counts: dict[str, list[int]] = {
+            rule.code: [0, 0]
+            for rule, _ in self.rules
+            if rule.scope is not Scope.TEAM or self.judge.team
+        }
         for item in items:
             counts[item.rule][0] += 1
             counts[item.rule][1] += item.at_risk(now)
+        team = {rule.code for rule, _ in self.rules if rule.scope is Scope.TEAM}
         for code, (open_count, at_risk) in counts.items():
-            self.metrics.open_items.labels(self.shop, code).set(open_count)
-            self.metrics.at_risk_items.labels(self.shop, code).set(at_risk)
+            shop = TEAM_SHOP if code in team else self.shop
+            self.metrics.open_items.labels(shop, code).set(open_count)
+            self.metrics.at_risk_items.labels(shop, code).set(at_risk)
         for listener in self.listeners:
             await listener.open_items(self.shop, items, now)

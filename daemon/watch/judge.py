@@ -8,21 +8,24 @@ and reported as failed for that buyer, and the other rules still judge.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
-from checks.business_time import BusinessCalendar
+from checks.business_time import BusinessCalendar, Shift
 from checks.evidence import Evidence, PresenceHistory, StreamBounds, Watermarks
 from checks.options import RuleOptions
 from checks.presence import KnownSpan, PresenceSource, PresenceTimeline
-from checks.rule import Rule
+from checks.rule import Rule, Scope
+from checks.shop_evidence import HandoverNote, Leave, ShopEvidence
 from checks.subject import Outcome
 from daemon.store.observations import BuyerHistory, ObservationStore, StreamState
+from daemon.store.people import PeopleBook
 from daemon.store.presence import EVENTS, SAMPLES, PresenceStore
 
 log = structlog.get_logger("shopwatch.judge")
@@ -64,12 +67,40 @@ class BatchVerdicts:
     """Time spent in each rule (by code) over the batch."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShopVerdicts:
+    evidence: ShopEvidence
+    verdicts: list[RuleVerdict]
+    failed: list[Rule]
+    seconds: dict[str, float]
+
+
+LEAVE_MARGIN = timedelta(days=1)
+"""How far before the evidence's start leaves and handover notes are read."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Judge:
     shop: str
     rules: Sequence[tuple[Rule, RuleOptions]]
     calendar: BusinessCalendar
     roster: frozenset[str]
+    shifts: Sequence[Shift] = ()
+    team: bool = False
+    """This judge also runs the team's rules (CS108): one shop's judge does, the first."""
+
+    @property
+    def buyer_rules(self) -> list[tuple[Rule, RuleOptions]]:
+        return [(rule, options) for rule, options in self.rules if rule.scope is Scope.BUYER]
+
+    @property
+    def shop_rules(self) -> list[tuple[Rule, RuleOptions]]:
+        """The rules judged once per evaluation: the shop's, and the team's if ``team``."""
+        return [
+            (rule, options)
+            for rule, options in self.rules
+            if rule.scope is Scope.SHOP or (rule.scope is Scope.TEAM and self.team)
+        ]
 
     async def presence(self, store: ObservationStore, since: datetime) -> PresenceHistory:
         """Presence as CS102 and CS104 read it: every reported status change, sampled or from
@@ -102,6 +133,50 @@ class Judge:
             settled_until=settled_until,
             roster=self.roster,
         )
+
+    async def shop_evidence(
+        self, store: ObservationStore, *, marks: Watermarks, now: datetime, since: datetime
+    ) -> ShopEvidence:
+        """What the shop-level rules see, from ``since`` on."""
+        people = PeopleBook(store.engine)
+        leaves = await people.leaves(since=since - LEAVE_MARGIN)
+        first_day = (since - LEAVE_MARGIN).astimezone(self.calendar.timezone).date()
+        notes = await people.handovers(since_day=first_day)
+        return ShopEvidence(
+            shop=self.shop,
+            calendar=self.calendar,
+            shifts=self.shifts,
+            presence=await self.timeline(store, marks, since),
+            leaves=[Leave(agent=x.agent, start=x.start, end=x.end) for x in leaves],
+            handovers=[
+                HandoverNote(id=n.id, shift=n.shift, day=n.day, by=n.by, written_at=n.written_at)
+                for n in notes
+            ],
+            watermarks=marks,
+            history_start=min(marks.orders.history_start, marks.chat.history_start),
+            since=since,
+            now=now,
+            roster=self.roster,
+        )
+
+    def judge_shop(self, evidence: ShopEvidence) -> ShopVerdicts:
+        """Every shop-level rule once (the team's with ``shop`` empty), each isolated."""
+        verdicts: list[RuleVerdict] = []
+        failed: list[Rule] = []
+        seconds: dict[str, float] = defaultdict(float)
+        team = dataclasses.replace(evidence, shop="")
+        for rule, options in self.shop_rules:
+            started = time.perf_counter()
+            try:
+                outcomes = rule.evaluate(team if rule.scope is Scope.TEAM else evidence, options)
+            except Exception:
+                failed.append(rule)
+                log.exception("rule failed", shop=self.shop, rule=rule.code)
+                continue
+            finally:
+                seconds[rule.code] += time.perf_counter() - started
+            verdicts.append(RuleVerdict(rule=rule, options=options, outcomes=outcomes))
+        return ShopVerdicts(evidence=evidence, verdicts=verdicts, failed=failed, seconds=seconds)
 
     async def batches(
         self,
@@ -145,7 +220,7 @@ class Judge:
     def judge(self, evidence: Evidence, seconds: dict[str, float]) -> BuyerVerdicts:
         verdicts: list[RuleVerdict] = []
         failed: list[Rule] = []
-        for rule, options in self.rules:
+        for rule, options in self.buyer_rules:
             started = time.perf_counter()
             try:
                 outcomes = rule.evaluate(evidence, options)

@@ -24,7 +24,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from checks.rule import Rule
+from checks.rule import Rule, Scope
 from connectors.errors import ConnectorError
 from connectors.model import Stream
 
@@ -94,6 +94,28 @@ class Metrics:
             ["shop", "rule"],
             registry=r,
         )
+        self.presence_known = Gauge(
+            "shopwatch_presence_known",
+            "1 while the shop's agent presence is known now (its chat connector reports it and "
+            "the latest poll read it), else 0: then CS109–CS112 cannot judge.",
+            ["shop"],
+            registry=r,
+        )
+        self.agents_online = Gauge(
+            "shopwatch_agents_online",
+            "Agents on duty in the shift's current occurrence (not on leave) who are online "
+            "now; 0 while the shift does not run or presence is not known.",
+            ["shop", "shift"],
+            registry=r,
+        )
+        self.agents_on_duty = Gauge(
+            "shopwatch_agents_on_duty",
+            "Agents on duty in the shift's current occurrence and not on leave (0 while the "
+            "shift does not run): those expected online.",
+            ["shop", "shift"],
+            registry=r,
+        )
+        self.shift_names: tuple[str, ...] = ()
         self.in_review = Gauge(
             "shopwatch_violations_in_review",
             "Violations of rules that judge wording, awaiting a supervisor's review (they "
@@ -253,24 +275,37 @@ class Metrics:
                 for reason in POLL_ERROR_REASONS:
                     self.poll_errors.labels(shop, s, reason)
             for rule in rules:
-                self.open_items.labels(shop, rule.code)
-                self.at_risk_items.labels(shop, rule.code)
-                for agent in (TEAM, *self.roster):
-                    self.ledger.add((shop, rule.code, agent), count=0, points=0)
-                for reason in rule.undecidable_reasons:
-                    self.undecidable.labels(shop, rule.code, reason)
+                if rule.scope is not Scope.TEAM:
+                    self._declare_rule(shop, rule)
             self.appeals_pending.labels(shop)
-            for rule in rules:
-                if rule.review:
-                    self.in_review.labels(shop, rule.code)
+            self.presence_known.labels(shop)
             for agent in self.roster:
                 self.reply_seconds.labels(shop, agent)
                 self.conversations.labels(shop, agent)
         for rule in rules:
+            if rule.scope is Scope.TEAM:  # the team's (CS108): recorded with no shop
+                self._declare_rule("", rule)
             self.evaluation_seconds.labels(rule.code)
             self.rule_errors.labels(rule.code)
         for agent in self.roster:
             self.agent_score.labels(agent)
+
+    def _declare_rule(self, shop: str, rule: Rule) -> None:
+        self.open_items.labels(shop, rule.code)
+        self.at_risk_items.labels(shop, rule.code)
+        for agent in (TEAM, *self.roster):
+            self.ledger.add((shop, rule.code, agent), count=0, points=0)
+        for reason in rule.undecidable_reasons:
+            self.undecidable.labels(shop, rule.code, reason)
+        if rule.review:
+            self.in_review.labels(shop, rule.code)
+
+    def declare_shifts(self, shop: str, shifts: Iterable[str]) -> None:
+        """The shifts whose agents online (and on duty) are counted for ``shop``."""
+        self.shift_names = tuple(shifts)
+        for shift in self.shift_names:
+            self.agents_online.labels(shop, shift)
+            self.agents_on_duty.labels(shop, shift)
 
     def poll_error(self, shop: str, stream: Stream, error: BaseException) -> None:
         reason = error.reason if isinstance(error, ConnectorError) else "error"

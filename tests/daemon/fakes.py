@@ -54,6 +54,11 @@ class SleepRecorder:
         self.delays.append(seconds)
 
 
+PEOPLE_RULES_OFF = "".join(
+    f"[rules.{code}]\nenabled = false\n" for code in ("CS108", "CS109", "CS110", "CS111", "CS112")
+)
+
+
 def settings_for(
     tmp_path: Path,
     *,
@@ -63,9 +68,12 @@ def settings_for(
     shops: tuple[str, ...] = ("s",),
     settle: str = "60s",
     backfill: str = "24h",
+    people_rules: bool = False,
 ) -> Settings:
     """A small config with day 08:30–17:30 (a1, a2) and night 17:30–24:00 (a3).
-    ``base_url`` may map shop ids to their own shop API."""
+    ``base_url`` may map shop ids to their own shop API. The rules about people at their
+    posts (CS108–CS112) are off unless ``people_rules``: the buyers' stories here write no
+    handover notes and keep no presence history, which those rules would rightly report."""
     urls = base_url if isinstance(base_url, dict) else dict.fromkeys(shops, base_url)
     token = tmp_path / "token"
     token.write_text("test-token")
@@ -114,6 +122,7 @@ name = "night"
 start = "17:30"
 end = "24:00"
 agents = ["a3"]
+{"" if people_rules else PEOPLE_RULES_OFF}
 {extra}
 """
     import tomllib

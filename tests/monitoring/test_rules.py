@@ -79,6 +79,10 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shopwatch_http_auth_failures_total": ("counter", ("reason",)),
     "shopwatch_agent_conversion_ratio": ("gauge", ("agent",)),
     "shopwatch_agent_commission_cny": ("gauge", ("agent",)),
+    # people at their posts (CS109–CS112): presence, per shop and shift
+    "shopwatch_agents_online": ("gauge", ("shop", "shift")),
+    "shopwatch_agents_on_duty": ("gauge", ("shop", "shift")),
+    "shopwatch_presence_known": ("gauge", ("shop",)),
 }
 #: Label values the daemon uses where the set is fixed.
 STREAMS = ("orders", "chat")

@@ -103,8 +103,16 @@ def scored(points: int, **kwargs: object) -> Scorecard:
 HIRED_MID_OCTOBER = AgentRecord(id="a1", name="李娜", hired=date(2026, 10, 15))
 
 
-def settings_text(database_url: str, *, extra: str = "") -> str:
+PEOPLE_RULES_OFF = "".join(
+    f"[rules.{code}]\nenabled = false\n" for code in ("CS108", "CS109", "CS110", "CS111", "CS112")
+)
+"""The rules about people at their posts: off here, where the stories are about buyers (no
+handover notes, no presence history, which CS108–CS112 would rightly report)."""
+
+
+def settings_text(database_url: str, *, extra: str = "", people_rules: bool = False) -> str:
     """Day shift 08:30–17:30 (a1, a2), night 17:30–24:00 (a3); a3 hired mid-October."""
+    extra = extra if people_rules else f"{PEOPLE_RULES_OFF}{extra}"
     return f"""
 timezone = "Asia/Shanghai"
 [database]
@@ -144,8 +152,13 @@ agents = ["a3"]
 
 
 def make_settings(
-    tmp_path: Path, database_url: str, *, extra: str = "", name: str = "shopwatch"
+    tmp_path: Path,
+    database_url: str,
+    *,
+    extra: str = "",
+    name: str = "shopwatch",
+    people_rules: bool = False,
 ) -> Settings:
     (tmp_path / "token").write_text("t", encoding="utf-8")
-    text = settings_text(database_url, extra=extra)
+    text = settings_text(database_url, extra=extra, people_rules=people_rules)
     return parse(tomllib.loads(text), str(tmp_path / f"{name}.toml"), tmp_path)

@@ -181,10 +181,10 @@ def test_the_handover_ladder_30_50_80_then_pay_withheld_then_dismissal() -> None
     (three,) = card(violations=handovers[:3]).agents
     assert (three.fines, three.flags) == (160, ())
     (four,) = card(violations=handovers[:4]).agents
-    assert four.fines == 160 and "withhold_month_pay" in four.flags
+    assert four.fines == 160 and "pay_withheld" in four.flags
     assert "dismissal_review" not in four.flags
     (five,) = card(violations=handovers).agents
-    assert {"withhold_month_pay", "ladder_dismissal", "dismissal_review"} <= set(five.flags)
+    assert {"pay_withheld", "ladder_dismissal", "dismissal_review"} <= set(five.flags)
 
 
 def test_complaints_cost_100_doubling_within_the_month() -> None:
