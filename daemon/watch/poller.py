@@ -26,6 +26,7 @@ from connectors.base import ChatSource, OrderSource, PresenceEventSource
 from connectors.errors import AuthFailed, BadResponse, ConnectorError, Unavailable
 from connectors.model import Message, Order, Page, PresenceEvent, PresenceStatus, Stream
 from daemon.clock import Clock, Sleep, real_sleep
+from daemon.config.secrets import SecretError
 from daemon.config.settings import StreamSettings
 from daemon.store.observations import ObservationStore, StreamState
 from daemon.store.presence import EVENTS, NONE, SAMPLES, PresenceStore
@@ -147,6 +148,9 @@ class StreamPoller:
             await self.store.advance_watermark(self.shop, self.stream, watermark, started)
         except ConnectorError as error:
             self._failed(error)
+            return False
+        except SecretError as error:  # the token file: unreadable or empty (named, not shown)
+            self._failed(AuthFailed(str(error)))
             return False
         except Exception as error:
             self._storage_failed(error)
