@@ -18,20 +18,22 @@ import os
 import secrets
 import signal
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 import structlog
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from daemon import service
 from daemon.app import Daemon
-from daemon.clock import SystemClock
+from daemon.clock import Clock, SystemClock
 from daemon.config.settings import Settings
 from daemon.simulator.app import make_simulator_app
-from daemon.simulator.scenario import Scenario
+from daemon.simulator.scenario import BACKFILL_HOURS, PLAN_AHEAD, Scenario, lunch_break
 from daemon.simulator.world import World
+from daemon.store.people import PeopleBook
 from daemon.store.users import UserBook
 
 log = structlog.get_logger("shopwatch.demo")
@@ -178,6 +180,96 @@ async def _announce_console(daemon: Daemon, base: str, state_directory: Path) ->
     print(f"  console          {base}/   (names and passwords: {_shown(path)})\n", flush=True)
 
 
+NOTE_BEFORE_END = timedelta(minutes=10)
+"""When the demo's agents write their handover note: this long before the shift ends."""
+_people_writers: set[asyncio.Task[None]] = set()
+
+
+class PeopleBooks:
+    """The demo's people in shopwatch's own books (SPEC §6): every lunch break the simulated
+    shop plans is a leave the supervisor approved, and each shift that hands over gets its
+    note ten minutes before it ends — all but the last one that ended before the demo
+    started, whose missing note CS108 reports at once; then the notes of the shifts that end
+    while the demo runs."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine, clock: Clock) -> None:
+        self.settings = settings
+        self.calendar = settings.calendar()
+        self.book = PeopleBook(engine)
+        self.clock = clock
+        self.start = clock.now() - timedelta(hours=BACKFILL_HOURS)
+        self.handing_over = {shift.name for shift in settings.shifts if shift.handover}
+        self.written: set[tuple[str, date]] = set()
+        self.missing: tuple[str, date] | None = None
+
+    async def write_leaves(self) -> None:
+        now = self.clock.now()
+        for interval in self.calendar.intervals(self.start, now + PLAN_AHEAD):
+            if interval.start < self.start:
+                continue
+            on_duty = [a for a in interval.agents if self.calendar.works(a, interval)]
+            for index, agent in enumerate(on_duty):
+                lunch = lunch_break(interval.start, interval.end, index)
+                if lunch is not None:
+                    await self.book.add_leave(
+                        agent=agent,
+                        start=lunch[0],
+                        end=lunch[1],
+                        by="demo supervisor",
+                        reason="lunch break",
+                        now=now,
+                        roster=self.settings.roster,
+                    )
+
+    async def write_notes(self) -> None:
+        """The notes due by now and not written yet (at the start: the history's)."""
+        now = self.clock.now()
+        due = [
+            iv
+            for iv in self.calendar.intervals(self.start, now)
+            if iv.shift in self.handing_over
+            and iv.end - NOTE_BEFORE_END <= now
+            and (iv.shift, iv.day) not in self.written
+            and any(self.calendar.works(a, iv) for a in iv.agents)
+        ]
+        if not self.written:
+            ended = [iv for iv in due if iv.end <= now]
+            last = max(ended, key=lambda iv: iv.end, default=None)
+            self.missing = (last.shift, last.day) if last is not None else None
+        for interval in due:
+            key = (interval.shift, interval.day)
+            self.written.add(key)
+            if key == self.missing:
+                continue  # the missing handover (CS108)
+            await self.book.add_handover(
+                shift=interval.shift,
+                day=interval.day,
+                by=next(a for a in interval.agents if self.calendar.works(a, interval)),
+                text="交接：未结事项已记录 / open items noted",
+                now=min(interval.end - NOTE_BEFORE_END, now),
+                shifts=self.handing_over,
+                calendar=self.calendar,
+            )
+
+
+def _write_people_books(daemon: Daemon) -> None:
+    async def write() -> None:
+        books = PeopleBooks(daemon.settings, daemon.engine, SystemClock())
+        try:
+            await books.write_leaves()
+            while True:
+                await books.write_notes()
+                await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the demo's leaves and handover notes could not be written")
+
+    task = asyncio.get_running_loop().create_task(write())
+    _people_writers.add(task)
+    task.add_done_callback(_people_writers.discard)
+
+
 def _shown(path: Path) -> str:
     return os.path.relpath(path.resolve())
 
@@ -206,5 +298,6 @@ async def _run_daemon(settings: Settings, config_path: Path, state_directory: Pa
         )
         _background.add(task)
         task.add_done_callback(_background.discard)
+        _write_people_books(daemon)
 
     return await service.run(settings, config_path, on_started=started)

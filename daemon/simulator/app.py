@@ -10,7 +10,7 @@ from aiohttp import web
 
 from connectors.errors import BadResponse
 from connectors.wire import parse_instant
-from daemon.simulator.world import World, message_json, order_json
+from daemon.simulator.world import World, message_json, order_json, presence_event_json
 
 WORLD = web.AppKey("world", World)
 
@@ -72,9 +72,19 @@ def make_simulator_app(world: World, token: str | Callable[[], str]) -> web.Appl
             }
         )
 
+    async def presence(request: web.Request) -> web.Response:
+        if not (world.report_presence and world.report_presence_events):
+            raise web.HTTPNotFound()
+        since, page_token, limit = _since(request, "since")
+        items, next_token = world.presence_page(since, page_token, limit)
+        return web.json_response(
+            {"events": [presence_event_json(e) for e in items], "next_page_token": next_token}
+        )
+
     app = web.Application(middlewares=[bearer])
     app[WORLD] = world
     app.router.add_get("/orders", orders)
     app.router.add_get("/messages", messages)
     app.router.add_get("/agents", agents)
+    app.router.add_get("/presence", presence)
     return app

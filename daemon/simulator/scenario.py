@@ -4,6 +4,10 @@ has something to find: chases late or never (CS101), offline and online question
 in time, 5 to 40 minutes late or never (CS102, CS104), closing words that need no answer,
 memos forgotten (CS103), paid orders confirmed by template, by an agent, late or never
 (CS105), blunt replies (CS106) and another customer's phone number pasted to a buyer (CS107).
+And the agents at their posts (served as ``/presence`` events): most log in before their
+shift and take a lunch break the supervisor approved as a leave (:func:`lunch_break`);
+some log in late or not at all (CS111), step away too long (CS109), leave a solo shift with
+nobody online (CS110) or skip the lunch break (CS112).
 
 Stories are scheduled as timed events. ``backfill`` plays a back-dated history at once
 (so violations appear in the first minute); ``step`` starts new stories as time passes and
@@ -23,6 +27,15 @@ from decimal import Decimal
 from checks.business_time import BusinessCalendar
 from connectors.model import Direction, OrderStatus, PresenceStatus
 from daemon.simulator.world import World, new_message, new_order
+
+BACKFILL_HOURS = 30.0
+"""How much back-dated history :meth:`Scenario.backfill` plays by default."""
+PLAN_AHEAD = timedelta(days=1)
+MINUTE = timedelta(minutes=1)
+LUNCH_AFTER = timedelta(hours=8)
+"""Shifts longer than this get a lunch break (policy 2 §1: nobody works 8 hours in a row)."""
+LUNCH_AFTER_START = timedelta(hours=3, minutes=30)
+LUNCH_LENGTH = timedelta(minutes=40)
 
 QUESTIONS = (
     "还有货吗？",
@@ -62,6 +75,16 @@ UNSURE = ("我也不知道选哪个，帮我看看？", "不清楚怎么选尺�
 OTHER_CUSTOMERS_PHONE = "138 1234 5678"
 
 
+def lunch_break(start: datetime, end: datetime, index: int) -> tuple[datetime, datetime] | None:
+    """The lunch break of the ``index``-th agent on duty in a shift occurrence longer than
+    eight hours (staggered, so the others stay online), which the demo's supervisor approves
+    as a leave; None for a shorter shift."""
+    if end - start <= LUNCH_AFTER:
+        return None
+    lunch = start + LUNCH_AFTER_START + LUNCH_LENGTH * 1.25 * index
+    return lunch, lunch + LUNCH_LENGTH
+
+
 @dataclass(order=True)
 class _Event:
     at: datetime
@@ -88,14 +111,21 @@ class Scenario:
         self._seq = itertools.count()
         self._ids = itertools.count(1)
         self._last_story: datetime | None = None
+        self.presence_random = random.Random(seed + 1)
+        """Presence draws from its own stream, so the buyers' stories stay as they were."""
+        self._planned_until: datetime | None = None
+        self._first_time = {"late", "nobody", "no_lunch"}
+        """Each of these happens in the first shift that can have it (in the back-filled
+        history), so the demo shows every rule about people at once; later, by chance."""
 
     # ---- driving ----
 
-    def backfill(self, now: datetime, hours: float = 30.0, stories: int = 400) -> None:
+    def backfill(self, now: datetime, hours: float = BACKFILL_HOURS, stories: int = 400) -> None:
         """Play ``stories`` stories started over the last ``hours``, up to ``now``."""
         start = now - timedelta(hours=hours)
         for _ in range(stories):
             self._story(start + (now - start) * self.random.random() * 0.98)
+        self.plan_presence(start, now + PLAN_AHEAD)
         self._run_until(now)
         self._last_story = now
 
@@ -119,15 +149,76 @@ class Scenario:
         heapq.heappush(self._events, _Event(at, next(self._seq), action))
 
     def _update_presence(self, now: datetime) -> None:
-        for agent in self.agents:
-            status = (
-                PresenceStatus.ONLINE
-                if self.calendar.on_duty(agent, now)
-                else PresenceStatus.OFFLINE
-            )
-            current = self.world.presence.get(agent)
-            if current is None or current.status is not status:
-                self.world.set_presence(agent, status, now)
+        """Keep the agents' plan a day ahead of the clock (started at ``now`` if none was)."""
+        if self._planned_until is None:
+            self.plan_presence(now, now + PLAN_AHEAD)
+            self._run_until(now)
+        elif now + PLAN_AHEAD / 2 > self._planned_until:
+            self.plan_presence(self._planned_until, now + PLAN_AHEAD)
+
+    # ---- people at their posts ----
+
+    def plan_presence(self, start: datetime, end: datetime) -> None:
+        """Schedule every on-duty agent's logins, breaks and logouts for the shift
+        occurrences starting in ``[start, end)``; at the very start everyone is offline."""
+        if self._planned_until is None:
+            for agent in self.agents:
+                self._presence_at(start, agent, PresenceStatus.OFFLINE)
+        self._planned_until = end
+        for interval in self.calendar.intervals(start, end):
+            if interval.start < start:
+                continue  # planned with the previous stretch
+            on_duty = [a for a in interval.agents if self.calendar.works(a, interval)]
+            for index, agent in enumerate(on_duty):
+                self._plan_occurrence(agent, interval.start, interval.end, index, len(on_duty))
+
+    def _presence_at(self, at: datetime, agent: str, status: PresenceStatus) -> None:
+        self._at(at, lambda: self.world.set_presence(agent, status, at))
+
+    def _plan_occurrence(
+        self, agent: str, start: datetime, end: datetime, index: int, team: int
+    ) -> None:
+        r = self.presence_random
+        if r.random() < 0.03:
+            return  # absent: never logs in (CS111, 20 points)
+        late = self._first("late") or r.random() < 0.12
+        login = start + (self._minutes_r(6, 25) if late else -self._minutes_r(2, 15))
+        logout = end + self._minutes_r(0, 8)
+        self._presence_at(login, agent, PresenceStatus.ONLINE)
+        self._presence_at(logout, agent, PresenceStatus.OFFLINE)
+        windows = [(login + MINUTE * 20, logout - MINUTE * 30)]
+        lunch = lunch_break(start, end, index)
+        skips_lunch = lunch is not None and (self._first("no_lunch") or r.random() < 0.1)
+        if lunch is not None and not skips_lunch:  # (a skipped one: CS112)
+            self._presence_at(lunch[0], agent, PresenceStatus.OFFLINE)
+            self._presence_at(lunch[1], agent, PresenceStatus.ONLINE)
+            windows = [
+                (login + MINUTE * 20, lunch[0] - MINUTE * 20),
+                (lunch[1] + MINUTE * 20, logout - MINUTE * 30),
+            ]
+        for low, high in windows:
+            if high - low < MINUTE * 30:
+                continue
+            away = low + (high - low) * r.random() * 0.4  # the first part of the window
+            self._presence_at(away, agent, PresenceStatus.AWAY)  # a short break (fine)
+            self._presence_at(away + self._minutes_r(1, 4), agent, PresenceStatus.ONLINE)
+        if (team == 1 and self._first("nobody")) or r.random() < 0.2:
+            # too long away (CS109); on a shift worked alone nobody is online then (CS110)
+            low, high = windows[-1]
+            span = high - low
+            if span >= MINUTE * 60:  # in the window's second half, after any short break
+                away = low + span / 2 + (span / 2 - MINUTE * 20) * r.random()
+                self._presence_at(away, agent, PresenceStatus.AWAY)
+                self._presence_at(away + self._minutes_r(7, 12), agent, PresenceStatus.ONLINE)
+
+    def _first(self, situation: str) -> bool:
+        if situation in self._first_time:
+            self._first_time.discard(situation)
+            return True
+        return False
+
+    def _minutes_r(self, low: float, high: float) -> timedelta:
+        return timedelta(minutes=self.presence_random.uniform(low, high))
 
     # ---- helpers ----
 

@@ -1,10 +1,12 @@
-"""An in-memory shop: orders (latest version each), messages and agent presence, served the
-way SPEC §5 says — ascending by (time, id), inclusive ``since``, cursor page tokens."""
+"""An in-memory shop: orders (latest version each), messages and agent presence (the current
+status, and every change as a ``/presence`` event), served the way SPEC §5 says — ascending
+by (time, id), inclusive ``since``, cursor page tokens."""
 
 from __future__ import annotations
 
 import base64
 import bisect
+import itertools
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -17,6 +19,7 @@ from connectors.model import (
     Message,
     Order,
     OrderStatus,
+    PresenceEvent,
     PresenceStatus,
 )
 from connectors.wire import parse_instant, rfc3339
@@ -91,6 +94,12 @@ class World:
         self.messages: dict[str, Message] = {}
         self.presence: dict[str, AgentPresence] = {}
         self.report_presence = True
+        """``/agents`` answers (else 404: presence not reported)."""
+        self.presence_events: dict[str, PresenceEvent] = {}
+        self.report_presence_events = True
+        """``/presence`` answers (else 404: the daemon samples ``/agents`` instead)."""
+        self._presence_index = _Index([])
+        self._presence_ids = itertools.count(1)
         self._order_index = _Index([])
         self._message_index = _Index([])
 
@@ -120,7 +129,16 @@ class World:
         return msg
 
     def set_presence(self, agent_id: str, status: PresenceStatus, since: datetime) -> None:
+        """The agent's status from ``since`` on; a change is also a ``/presence`` event."""
+        current = self.presence.get(agent_id)
+        if current is not None and current.status is status:
+            return
         self.presence[agent_id] = AgentPresence(agent_id=agent_id, status=status, since=since)
+        event = PresenceEvent(
+            id=f"p-{next(self._presence_ids):08d}", agent_id=agent_id, status=status, at=since
+        )
+        self.presence_events[event.id] = event
+        bisect.insort(self._presence_index.keys, (since, event.id))
 
     def bulk_load(self, orders: list[Order], messages: list[Message]) -> None:
         """Load a large history at once (sorting once instead of inserting one by one)."""
@@ -146,6 +164,22 @@ class World:
         after = decode_token(token) if token else None
         ids, last = self._message_index.page(since, after, min(limit, MAX_LIMIT))
         return [self.messages[i] for i in ids], encode_token(*last) if last else None
+
+    def presence_page(
+        self, since: datetime, token: str | None, limit: int
+    ) -> tuple[list[PresenceEvent], str | None]:
+        after = decode_token(token) if token else None
+        ids, last = self._presence_index.page(since, after, min(limit, MAX_LIMIT))
+        return [self.presence_events[i] for i in ids], encode_token(*last) if last else None
+
+
+def presence_event_json(event: PresenceEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "agent_id": event.agent_id,
+        "status": event.status.value,
+        "at": rfc3339(event.at),
+    }
 
 
 def new_order(
