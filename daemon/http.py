@@ -47,7 +47,7 @@ from daemon.store.ledger import (
     summarize_evidence,
 )
 from daemon.store.people import PeopleBook, parse_day, parse_since
-from daemon.store.tables import bonuses, violation_events, violations
+from daemon.store.tables import bonuses, handovers, leaves, violation_events, violations
 
 log = structlog.get_logger("shopwatch.http")
 
@@ -457,7 +457,8 @@ class Api:
 
     async def add_leave(self, request: web.Request) -> web.Response:
         """``{agent, from, until, by, reason}``: a supervisor-approved absence."""
-        self._authorize(request)
+        self._authorize(request, "write")
+        self._writable()
         body = await self._body(request)
         leave = await self.people.add_leave(
             agent=body.get("agent"),
@@ -468,7 +469,7 @@ class Api:
             now=self.clock.now(),
             roster=self.settings().roster,
         )
-        return web.json_response(leave.to_json(), status=201)
+        return _json(leave.to_json(), 201)
 
     async def list_leaves(self, request: web.Request) -> web.Response:
         """``?agent&since``: leaves not over by ``since`` (RFC 3339, or a day)."""
@@ -476,14 +477,15 @@ class Api:
         q = request.query
         since = q.get("since")
         found = await self.people.leaves(
-            agent=q.get("agent") or None,
+            agent=_query_text(request, "agent", leaves.c.agent),
             since=parse_since(since, self.settings().timezone) if since else None,
         )
-        return web.json_response({"leaves": [leave.to_json() for leave in found]})
+        return _json({"leaves": [leave.to_json() for leave in found]})
 
     async def add_handover(self, request: web.Request) -> web.Response:
         """``{shift, day, by, text}``: a note in the handover book, written now."""
-        self._authorize(request)
+        self._authorize(request, "write")
+        self._writable()
         body = await self._body(request)
         settings = self.settings()
         note = await self.people.add_handover(
@@ -495,7 +497,7 @@ class Api:
             shifts=[s.name for s in settings.shifts],
             calendar=settings.calendar(),
         )
-        return web.json_response(note.to_json(), status=201)
+        return _json(note.to_json(), 201)
 
     async def list_handovers(self, request: web.Request) -> web.Response:
         """``?shift&since``: notes for occurrences from day ``since`` on (YYYY-MM-DD), or
@@ -506,9 +508,11 @@ class Api:
         day = parse_day(since, "since") if len(since) == 10 else None
         written = parse_since(since, self.settings().timezone) if since and day is None else None
         found = await self.people.handovers(
-            shift=q.get("shift") or None, since_day=day, written_since=written
+            shift=_query_text(request, "shift", handovers.c.shift),
+            since_day=day,
+            written_since=written,
         )
-        return web.json_response({"handovers": [note.to_json() for note in found]})
+        return _json({"handovers": [note.to_json() for note in found]})
 
 
 def _no_constant(name: str) -> Any:
