@@ -75,6 +75,7 @@ def _order_row(shop: str, order: Order, observed_at: datetime) -> dict[str, Any]
         "amount": str(order.amount),
         "currency": order.currency,
         "observed_at": observed_at,
+        "buyer_identified": order.buyer_identified,
     }
 
 
@@ -112,6 +113,7 @@ def order_from_row(row: Any) -> Order:
         seller_flag=row.seller_flag,
         amount=Decimal(row.amount),
         currency=row.currency,
+        buyer_identified=bool(row.buyer_identified),
     )
 
 

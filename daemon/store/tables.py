@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import true
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -93,6 +94,9 @@ order_versions = Table(
     Column("amount", String(40), nullable=False),
     Column("currency", String(8), nullable=False),
     Column("observed_at", UTCDateTime, nullable=False),
+    # False: the platform withheld the buyer's identity (Shopify without protected customer
+    # data access), so buyer_id is a stand-in that never pairs with the chat side.
+    Column("buyer_identified", Boolean, nullable=False, server_default=true()),
     Index(None, "shop", "buyer_id", "updated_at"),
     Index(None, "shop", "updated_at"),
 )

@@ -94,6 +94,27 @@ class Metrics:
             ["shop", "rule"],
             registry=r,
         )
+        self.orders_unidentified = Counter(
+            "shopwatch_orders_buyer_unidentified",
+            "Order versions stored whose buyer the platform did not identify (e.g. Shopify "
+            "without protected customer data access): CS101 cannot judge them.",
+            ["shop"],
+            registry=r,
+        )
+        self.shop_held = Gauge(
+            "shopwatch_shop_held",
+            "1 for each shop this process watches under its lease, 0 for the others it knows.",
+            ["shop", "instance"],
+            registry=r,
+        )
+        self.lease_changes = Counter(
+            "shopwatch_lease_changes",
+            "Shop leases this process acquired, released (rebalancing) or lost.",
+            ["change"],
+            registry=r,
+        )
+        for change in ("acquired", "released", "lost"):
+            self.lease_changes.labels(change)
         self.presence_known = Gauge(
             "shopwatch_presence_known",
             "1 while the shop's agent presence is known now (its chat connector reports it and "
@@ -278,6 +299,7 @@ class Metrics:
                 if rule.scope is not Scope.TEAM:
                     self._declare_rule(shop, rule)
             self.appeals_pending.labels(shop)
+            self.orders_unidentified.labels(shop)
             self.presence_known.labels(shop)
             for agent in self.roster:
                 self.reply_seconds.labels(shop, agent)

@@ -94,6 +94,8 @@ class StreamPoller:
         self.last_error: str | None = None
         self.storage_failure: str | None = None
         """Why storing the last poll's data failed, or None: the daemon is not ready then."""
+        self._bound: datetime | None = None
+        """The lowest ``complete_until`` the pages of the running poll reported."""
         self.paused_until: datetime | None = None
         """The platform banned us until then (e.g. TOP's spent daily quota): no poll before."""
         self.presence = PresenceStore(store.engine)
@@ -140,9 +142,15 @@ class StreamPoller:
         backfilling = self.state.last_success_at is None
         timer = time.perf_counter()
         self.metrics.polls.labels(*self.labels).inc()
+        self._bound = None
         try:
             items = await self._read_all_pages(since, started, backfilling)
-            watermark = max(since, started - self.settings.settle)
+            # A source that knows where its data ends (exported files) caps the watermark:
+            # nothing past its end is complete, whatever the clock says.
+            reach = started - self.settings.settle
+            if self._bound is not None:
+                reach = min(reach, self._bound)
+            watermark = max(since, reach)
             if self.stream is Stream.CHAT:
                 await self._record_presence(since, watermark, started)
             await self.store.advance_watermark(self.shop, self.stream, watermark, started)
@@ -260,9 +268,15 @@ class StreamPoller:
             raise Unavailable(f"no complete answer within {limit:g} s (timeout)") from None
 
     async def _store(self, page: Page[Any], observed_at: datetime) -> None:
+        if page.complete_until is not None:
+            bound = page.complete_until
+            self._bound = bound if self._bound is None else min(self._bound, bound)
         new: Sequence[Order] | Sequence[Message]
         if self.stream is Stream.ORDERS:
             new = await self.store.save_orders(self.shop, page.items, observed_at)
+            unidentified = sum(1 for order in new if not order.buyer_identified)
+            if unidentified:
+                self.metrics.orders_unidentified.labels(self.shop).inc(unidentified)
         else:
             new = await self.store.save_messages(self.shop, page.items, observed_at)
         if new:

@@ -10,7 +10,7 @@ import structlog.testing
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.errors import AuthFailed, BadResponse, RateLimited, Unavailable
-from connectors.model import Direction, Stream
+from connectors.model import Direction, Page, Stream
 from daemon.simulator.world import new_message, new_order
 from daemon.store.observations import ObservationStore
 from daemon.watch.metrics import Metrics
@@ -170,3 +170,31 @@ async def test_chat_poll_without_presence_still_succeeds(
     source.presence = presence  # type: ignore[assignment]
     h = Harness(engine, clock, tmp_path, Stream.CHAT, source)
     assert await h.poller.poll() is True
+
+
+async def test_a_source_that_knows_where_its_data_ends_caps_the_watermark(
+    engine: AsyncEngine, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The ``files`` chat source: exports cover up to a point; the watermark stops there."""
+    t = clock.now()
+    end_of_exports = t - timedelta(hours=2)
+    message = new_message(
+        message_id="m-1",
+        buyer_id="b-1",
+        direction=Direction.BUYER,
+        at=t - timedelta(hours=3),
+        text="in stock?",
+    )
+    source = ScriptedSource(
+        [
+            Page(items=(message,), next_page_token="p2", complete_until=end_of_exports),
+            Page(items=(), next_page_token=None, complete_until=t - timedelta(hours=1)),
+        ]
+    )
+    h = Harness(engine, clock, tmp_path, Stream.CHAT, source)
+    assert await h.poller.poll() is True
+    assert h.poller.state is not None and h.poller.state.watermark == end_of_exports
+    clock.advance(timedelta(minutes=1))
+    source.steps = [Page(items=(), next_page_token=None)]  # no bound: the poll's own
+    assert await h.poller.poll() is True
+    assert h.poller.state.watermark == clock.now() - timedelta(seconds=60)
