@@ -58,6 +58,45 @@ def configure(*, level: str = "INFO", json: bool | None = None) -> None:
     # shopwatch_jobs_skipped_total instead of a log line per occurrence.
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    throttle_request_errors()
+
+
+class _OncePerInterval(logging.Filter):
+    """Lets a record whose message starts with ``prefix`` through at most once per
+    ``every`` seconds, saying how many were dropped since; other records pass."""
+
+    def __init__(
+        self, prefix: str, every: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.every = every
+        self.monotonic = monotonic
+        self.dropped = 0
+        self._last: float | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(self.prefix):
+            return True
+        now = self.monotonic()
+        if self._last is not None and now - self._last < self.every:
+            self.dropped += 1
+            return False
+        if self.dropped:
+            record.msg = f"{record.msg} ({self.dropped} more since the last one, not logged)"
+        self._last, self.dropped = now, 0
+        return True
+
+
+def throttle_request_errors(every: float = 60.0) -> logging.Filter:
+    """aiohttp logs every malformed request (a bad header, a slow client cut off) with its
+    traceback: a flood of them was hundreds of megabytes of log. Once a minute says it."""
+    server = logging.getLogger("aiohttp.server")
+    for old in [f for f in server.filters if isinstance(f, _OncePerInterval)]:
+        server.removeFilter(old)
+    throttle = _OncePerInterval("Error handling request", every)
+    server.addFilter(throttle)
+    return throttle
 
 
 class Throttled:

@@ -9,6 +9,7 @@ the test's deadline."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import resource
 import signal
@@ -19,14 +20,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import pytest
 import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from daemon.listener import ACCEPT_ERROR, throttle_accept_errors
+from daemon.logs import throttle_request_errors
 from daemon.simulator.app import make_simulator_app
 from daemon.simulator.world import World
+from tests.conftest import FakeClock
 from tests.daemon.test_process import free_port, unchased_orders
+
+from .support import served
 
 FLOOD = 300
 DESCRIPTORS = 256
@@ -181,3 +187,25 @@ async def test_accept_errors_are_logged_once_a_minute_and_other_errors_pass_thro
     finally:
         undo()
         loop.set_exception_handler(None)
+
+
+async def test_malformed_requests_are_logged_once_a_minute(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp logs each malformed request with its traceback; a flood of them must not
+    flood the log (every one still gets its 400)."""
+    throttle = throttle_request_errors()
+    try:
+        async with served(tmp_path, FakeClock(datetime(2026, 11, 2, tzinfo=UTC))) as api:
+            port = int(api.base.rsplit(":", 1)[1])
+            caplog.set_level(logging.DEBUG, logger="aiohttp.server")
+            for _ in range(30):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Bad: \x01\r\n\r\n")
+                answer = await reader.read()
+                writer.close()
+                assert answer.split(b" ", 2)[1] == b"400"
+        logged = [r for r in caplog.records if r.getMessage().startswith("Error handling request")]
+        assert len(logged) == 1 and getattr(throttle, "dropped", None) == 29
+    finally:
+        logging.getLogger("aiohttp.server").removeFilter(throttle)
