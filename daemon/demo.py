@@ -31,8 +31,10 @@ from daemon.app import Daemon
 from daemon.clock import Clock, SystemClock
 from daemon.config.settings import Settings
 from daemon.simulator.app import make_simulator_app
-from daemon.simulator.scenario import BACKFILL_HOURS, PLAN_AHEAD, Scenario, lunch_break
+from daemon.simulator.scenario import PLAN_AHEAD, PRESENCE_HISTORY, Scenario, lunch_break
 from daemon.simulator.world import World
+from daemon.store import migrate
+from daemon.store.engine import create_engine
 from daemon.store.people import PeopleBook
 from daemon.store.users import UserBook
 
@@ -135,8 +137,11 @@ async def simulate(settings: Settings, listen: tuple[str, int], token_file: Path
 
 async def demo(settings: Settings, config_path: Path, state_directory: Path | None = None) -> int:
     token = prepare_state(settings)
+    books = await write_history(settings)
     async with simulated_shop(settings, SIMULATOR_LISTEN, token):
-        return await _run_daemon(settings, config_path, state_directory or config_path.parent)
+        return await _run_daemon(
+            settings, config_path, state_directory or config_path.parent, books
+        )
 
 
 CONSOLE_LOGINS = "console-login.txt"
@@ -197,7 +202,7 @@ class PeopleBooks:
         self.calendar = settings.calendar()
         self.book = PeopleBook(engine)
         self.clock = clock
-        self.start = clock.now() - timedelta(hours=BACKFILL_HOURS)
+        self.start = clock.now() - PRESENCE_HISTORY
         self.handing_over = {shift.name for shift in settings.shifts if shift.handover}
         self.written: set[tuple[str, date]] = set()
         self.missing: tuple[str, date] | None = None
@@ -252,14 +257,31 @@ class PeopleBooks:
             )
 
 
-def _write_people_books(daemon: Daemon) -> None:
+async def write_history(settings: Settings) -> PeopleBooks:
+    """The leaves and notes of the back-filled history, written before the daemon starts, so
+    its first evaluation finds them (a fresh demo database is migrated here first)."""
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate.upgrade(engine)
+        books = PeopleBooks(settings, engine, SystemClock())
+        await books.write_leaves()
+        await books.write_notes()
+    finally:
+        await engine.dispose()
+    return books
+
+
+def _write_people_books(daemon: Daemon, books: PeopleBooks | None) -> None:
+    """Then the notes of the shifts that end while the demo runs, on the daemon's engine."""
+    if books is None:
+        return
+
     async def write() -> None:
-        books = PeopleBooks(daemon.settings, daemon.engine, SystemClock())
+        books.book = PeopleBook(daemon.engine)
         try:
-            await books.write_leaves()
             while True:
-                await books.write_notes()
                 await asyncio.sleep(60)
+                await books.write_notes()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -274,7 +296,12 @@ def _shown(path: Path) -> str:
     return os.path.relpath(path.resolve())
 
 
-async def _run_daemon(settings: Settings, config_path: Path, state_directory: Path) -> int:
+async def _run_daemon(
+    settings: Settings,
+    config_path: Path,
+    state_directory: Path,
+    books: PeopleBooks | None = None,
+) -> int:
 
     def started(daemon: Daemon) -> None:
         host, port = daemon.listening or settings.listen
@@ -298,6 +325,6 @@ async def _run_daemon(settings: Settings, config_path: Path, state_directory: Pa
         )
         _background.add(task)
         task.add_done_callback(_background.discard)
-        _write_people_books(daemon)
+        _write_people_books(daemon, books)
 
     return await service.run(settings, config_path, on_started=started)

@@ -30,7 +30,15 @@ from daemon.simulator.world import World, new_message, new_order
 
 BACKFILL_HOURS = 30.0
 """How much back-dated history :meth:`Scenario.backfill` plays by default."""
+PRESENCE_HISTORY = timedelta(hours=47)
+"""How far back the agents' presence is planned (at least): just inside the demo's
+``backfill`` (48 h), so the daemon's first poll reads the plan's first events (everyone
+offline) and knows every agent's presence from there (SPEC: an event stream knows an agent
+only from its first event after the history start)."""
 PLAN_AHEAD = timedelta(days=1)
+FIRSTS_AFTER = timedelta(hours=1)
+"""The forced situations skip the shifts starting right at the plan's start, whose early
+login window may lie before it."""
 MINUTE = timedelta(minutes=1)
 LUNCH_AFTER = timedelta(hours=8)
 """Shifts longer than this get a lunch break (policy 2 §1: nobody works 8 hours in a row)."""
@@ -115,6 +123,7 @@ class Scenario:
         """Presence draws from its own stream, so the buyers' stories stay as they were."""
         self._planned_until: datetime | None = None
         self._first_time = {"late", "nobody", "no_lunch"}
+        self._firsts_from: datetime | None = None
         """Each of these happens in the first shift that can have it (in the back-filled
         history), so the demo shows every rule about people at once; later, by chance."""
 
@@ -125,7 +134,7 @@ class Scenario:
         start = now - timedelta(hours=hours)
         for _ in range(stories):
             self._story(start + (now - start) * self.random.random() * 0.98)
-        self.plan_presence(start, now + PLAN_AHEAD)
+        self.plan_presence(min(start, now - PRESENCE_HISTORY), now + PLAN_AHEAD)
         self._run_until(now)
         self._last_story = now
 
@@ -164,6 +173,7 @@ class Scenario:
         if self._planned_until is None:
             for agent in self.agents:
                 self._presence_at(start, agent, PresenceStatus.OFFLINE)
+            self._firsts_from = start + FIRSTS_AFTER
         self._planned_until = end
         for interval in self.calendar.intervals(start, end):
             if interval.start < start:
@@ -181,14 +191,14 @@ class Scenario:
         r = self.presence_random
         if r.random() < 0.03:
             return  # absent: never logs in (CS111, 20 points)
-        late = self._first("late") or r.random() < 0.12
+        late = self._first("late", start) or r.random() < 0.12
         login = start + (self._minutes_r(6, 25) if late else -self._minutes_r(2, 15))
         logout = end + self._minutes_r(0, 8)
         self._presence_at(login, agent, PresenceStatus.ONLINE)
         self._presence_at(logout, agent, PresenceStatus.OFFLINE)
         windows = [(login + MINUTE * 20, logout - MINUTE * 30)]
         lunch = lunch_break(start, end, index)
-        skips_lunch = lunch is not None and (self._first("no_lunch") or r.random() < 0.1)
+        skips_lunch = lunch is not None and (self._first("no_lunch", start) or r.random() < 0.1)
         if lunch is not None and not skips_lunch:  # (a skipped one: CS112)
             self._presence_at(lunch[0], agent, PresenceStatus.OFFLINE)
             self._presence_at(lunch[1], agent, PresenceStatus.ONLINE)
@@ -202,7 +212,7 @@ class Scenario:
             away = low + (high - low) * r.random() * 0.4  # the first part of the window
             self._presence_at(away, agent, PresenceStatus.AWAY)  # a short break (fine)
             self._presence_at(away + self._minutes_r(1, 4), agent, PresenceStatus.ONLINE)
-        if (team == 1 and self._first("nobody")) or r.random() < 0.2:
+        if (team == 1 and self._first("nobody", start)) or r.random() < 0.2:
             # too long away (CS109); on a shift worked alone nobody is online then (CS110)
             low, high = windows[-1]
             span = high - low
@@ -211,7 +221,11 @@ class Scenario:
                 self._presence_at(away, agent, PresenceStatus.AWAY)
                 self._presence_at(away + self._minutes_r(7, 12), agent, PresenceStatus.ONLINE)
 
-    def _first(self, situation: str) -> bool:
+    def _first(self, situation: str, start: datetime) -> bool:
+        """Whether the shift starting at ``start`` is the first to have ``situation`` (not
+        one starting in the plan's first hour)."""
+        if self._firsts_from is not None and start < self._firsts_from:
+            return False
         if situation in self._first_time:
             self._first_time.discard(situation)
             return True

@@ -23,7 +23,7 @@ from connectors.model import AgentPresence
 from daemon.config.settings import Settings, load
 from daemon.demo import PeopleBooks, write_demo_config
 from daemon.simulator.app import make_simulator_app
-from daemon.simulator.scenario import BACKFILL_HOURS, Scenario
+from daemon.simulator.scenario import PRESENCE_HISTORY, Scenario
 from daemon.simulator.world import World
 from daemon.store.people import PeopleBook
 from tests.conftest import FakeClock
@@ -99,7 +99,7 @@ async def test_every_rule_about_people_finds_something_in_the_history(
         for n in await people.handovers()
     ]
     assert leaves and notes
-    start = now - timedelta(hours=BACKFILL_HOURS)
+    start = now - PRESENCE_HISTORY
     events = sorted(world.presence_events.values(), key=lambda e: (e.at, e.id))
     presence = PresenceTimeline(
         source=PresenceSource.EVENTS,
