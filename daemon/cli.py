@@ -19,6 +19,7 @@ from typing import Any
 from checks.registry import RULES, rules_table
 from daemon import logs
 from daemon.config.durations import format_duration
+from daemon.config.options import config_key
 from daemon.config.settings import ConfigError, Settings, load, missing_secrets
 from daemon.errors import BadInput, Refused
 from daemon.scoring.policy_file import read_policy
@@ -77,7 +78,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
     for rule in RULES:
         defaults = rule.options_type()
         options = ", ".join(
-            f"{f.name} = {_option_text(getattr(defaults, f.name))}"
+            f"{config_key(f)} = {_option_text(getattr(defaults, f.name))}"
             for f in dataclasses.fields(defaults)
         )
         print(f"{rule.code}  {rule.slug}  —  {rule.name_zh} {rule.name_en}")
