@@ -60,7 +60,13 @@ LAYERS = (
     Layer(
         "store",
         ("daemon.store",),
-        ("connectors.model", "checks.subject", "checks.evidence_record", "checks.registry", *LEAVES),
+        (
+            "connectors.model",
+            "checks.subject",
+            "checks.evidence_record",
+            "checks.registry",
+            *LEAVES,
+        ),
     ),
     Layer(
         "watch",
