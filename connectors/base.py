@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
+import httpx
+
 from connectors.http import TokenReader
 from connectors.model import AgentPresence, Message, Order, Page, PresenceEvent
 
@@ -71,3 +73,6 @@ class SourceConfig(Generic[OptionsT]):
     options: OptionsT
     read_secret: Callable[[str], str] = field(default=lambda name: "")
     """Reads a further secret named by a ``*_file`` option (e.g. ``app_secret_file``)."""
+    transport: httpx.AsyncBaseTransport | None = None
+    """The connection pool to use (shared by the sources of a host, see
+    :class:`connectors.http.HostPools`); ``None``: the client's own."""

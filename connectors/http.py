@@ -1,10 +1,12 @@
-"""HTTP plumbing every platform client shares: one attempt, errors mapped onto the tree.
+"""HTTP plumbing every platform client shares: one attempt, errors mapped onto the tree,
+and the connection pools of the process.
 
 Clients call :func:`get_json` once per request; the poller decides whether to retry.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -83,3 +85,58 @@ async def get_json(
         return response.json(), response
     except ValueError as exc:
         raise BadResponse(f"{what}: body is not JSON") from exc
+
+
+POOL_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=60)
+"""Per host: enough for hundreds of shops polled every half minute (a request holds a
+connection for milliseconds), few enough to be polite to one platform; idle connections are
+kept a minute, so shops polled every 30 s reuse them rather than shake hands again."""
+
+
+class HostPools:
+    """One connection pool per host (scheme, host, port) for every source of a process.
+
+    An agency's hundreds of shops on one platform then share a few connections and one TLS
+    context, instead of two clients a shop, each with its own pool and its own TLS context
+    (a third of a second and a megabyte or so to load the CA bundle, every time).
+    :meth:`transport` gives a client a view of its host's pool that the client's
+    ``aclose()`` leaves open (a reload closes the old sources while the new ones poll);
+    the owner closes the pools with :meth:`aclose`."""
+
+    def __init__(self, *, limits: httpx.Limits = POOL_LIMITS) -> None:
+        self.limits = limits
+        self._pools: dict[tuple[str, str, int | None], httpx.AsyncHTTPTransport] = {}
+        self._tls: ssl.SSLContext | None = None
+
+    def transport(self, url: str) -> httpx.AsyncBaseTransport:
+        parsed = httpx.URL(url)
+        key = (parsed.scheme, parsed.host, parsed.port)
+        pool = self._pools.get(key)
+        if pool is None:
+            if self._tls is None:
+                self._tls = httpx.create_ssl_context()
+            pool = httpx.AsyncHTTPTransport(verify=self._tls, limits=self.limits)
+            self._pools[key] = pool
+        return _Borrowed(pool)
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    async def aclose(self) -> None:
+        pools = list(self._pools.values())
+        self._pools.clear()
+        for pool in pools:
+            await pool.aclose()
+
+
+class _Borrowed(httpx.AsyncBaseTransport):
+    """A host's pool as one client sees it: closing the client leaves the pool open."""
+
+    def __init__(self, pool: httpx.AsyncBaseTransport) -> None:
+        self._pool = pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pass

@@ -102,7 +102,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"shopwatch: secret not readable: {problem}", file=sys.stderr)
         return 1
-    return _run_async(service.run(settings, Path(args.config)))
+    if args.listen is None:
+        return _run_async(service.run(settings, Path(args.config)))
+    # Several processes may share one config file on one machine, each on its own port;
+    # a reload keeps the override (the listener is never re-bound).
+    listen = _listen(args.listen)
+
+    def load_listening(path: Path) -> Settings:
+        return dataclasses.replace(service.load_checked(path), listen=listen)
+
+    settings = dataclasses.replace(settings, listen=listen)
+    return _run_async(service.run(settings, Path(args.config), load_settings=load_listening))
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
@@ -497,6 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("--config", default=DEFAULT_CONFIG)
+    run.add_argument(
+        "--listen", default=None, help="HOST:PORT, instead of the config's [http] listen"
+    )
     run.set_defaults(func=cmd_run)
 
     reload = sub.add_parser(

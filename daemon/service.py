@@ -261,9 +261,11 @@ async def run(
     on_started: Callable[[Daemon], None] | None = None,
     daemon: Daemon | None = None,
     state_directory: Path | None = None,
+    load_settings: Callable[[Path], Settings] = load_checked,
 ) -> int:
     """Run until SIGTERM/SIGINT. ``state_directory`` (default ``$RUNTIME_DIRECTORY``) is
-    where reloads are recorded for ``shopwatch reload``; without one nothing is recorded."""
+    where reloads are recorded for ``shopwatch reload``; without one nothing is recorded.
+    ``load_settings`` reads the config on SIGHUP (``run --listen`` keeps its override)."""
     enable_faulthandler()
     notifier = notifier or SystemdNotifier()
     daemon = daemon or Daemon(settings)
@@ -277,6 +279,7 @@ async def run(
         status,
         ReloadMetrics(daemon.metrics.registry),
         state_directory=state_directory,
+        load_settings=load_settings,
     )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

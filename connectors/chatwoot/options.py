@@ -51,5 +51,6 @@ def build(config: SourceConfig[ChatwootOptions], stream: Stream) -> ChatwootChat
         account_id=options.account_id,
         token=config.token,
         timeout=config.timeout,
+        transport=config.transport,
     )
     return ChatwootChatSource(client=client, buyer_key=options.buyer_key, inbox_id=options.inbox_id)

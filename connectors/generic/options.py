@@ -23,4 +23,5 @@ def build(config: SourceConfig[GenericOptions], stream: Stream) -> Source:
         token=config.token,
         page_size=config.page_size,
         timeout=config.timeout,
+        transport=config.transport,
     )

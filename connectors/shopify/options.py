@@ -103,6 +103,7 @@ def build(config: SourceConfig[ShopifyOptions], stream: Stream) -> ShopifyOrderS
         api_version=options.api_version,
         token=config.token,
         timeout=config.timeout,
+        transport=config.transport,
     )
     return ShopifyOrderSource(
         client=client,

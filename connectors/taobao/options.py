@@ -64,6 +64,7 @@ def build(config: SourceConfig[TaobaoOptions], stream: Stream) -> TaobaoOrderSou
         session=config.token,
         sign_method=options.sign_method,
         timeout=config.timeout,
+        transport=config.transport,
     )
     return TaobaoOrderSource(
         client=client,

@@ -73,6 +73,7 @@ def build(config: SourceConfig[WooCommerceOptions], stream: Stream) -> WooCommer
         consumer_key=config.token,
         consumer_secret=lambda: config.read_secret("consumer_secret_file"),
         timeout=config.timeout,
+        transport=config.transport,
     )
     return WooCommerceOrderSource(
         client=client,

@@ -1,9 +1,14 @@
-"""The simulated shop's HTTP face: the generic shop API (SPEC §5) over a :class:`World`."""
+"""The simulated shop's HTTP face: the generic shop API (SPEC §5) over a :class:`World`.
+
+Given a mapping of shop names to worlds instead, it serves each shop under ``/{shop}/``: one
+listener for an agency's many shops (the benchmark's agency phase, the failover test), as
+many shops on one platform share its host.
+"""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from aiohttp import web
@@ -28,8 +33,18 @@ def _since(request: web.Request, key: str) -> tuple[datetime, str | None, int]:
     return since, request.query.get("page_token") or None, int(limit_text)
 
 
-def make_simulator_app(world: World, token: str | Callable[[], str]) -> web.Application:
+def make_simulator_app(
+    world: World | Mapping[str, World], token: str | Callable[[], str]
+) -> web.Application:
     read_token = token if callable(token) else (lambda: token)
+
+    def world_of(request: web.Request) -> World:
+        if isinstance(world, World):
+            return world
+        found = world.get(request.match_info["shop"])
+        if found is None:
+            raise web.HTTPNotFound(text="no such shop")
+        return found
 
     @web.middleware
     async def bearer(
@@ -43,20 +58,21 @@ def make_simulator_app(world: World, token: str | Callable[[], str]) -> web.Appl
 
     async def orders(request: web.Request) -> web.Response:
         since, page_token, limit = _since(request, "updated_since")
-        items, next_token = world.orders_page(since, page_token, limit)
+        items, next_token = world_of(request).orders_page(since, page_token, limit)
         return web.json_response(
             {"orders": [order_json(o) for o in items], "next_page_token": next_token}
         )
 
     async def messages(request: web.Request) -> web.Response:
         since, page_token, limit = _since(request, "since")
-        items, next_token = world.messages_page(since, page_token, limit)
+        items, next_token = world_of(request).messages_page(since, page_token, limit)
         return web.json_response(
             {"messages": [message_json(m) for m in items], "next_page_token": next_token}
         )
 
     async def agents(request: web.Request) -> web.Response:
-        if not world.report_presence:
+        shop = world_of(request)
+        if not shop.report_presence:
             raise web.HTTPNotFound()
         return web.json_response(
             {
@@ -67,24 +83,27 @@ def make_simulator_app(world: World, token: str | Callable[[], str]) -> web.Appl
                         "status": p.status.value,
                         "status_since": p.since.isoformat(),
                     }
-                    for p in world.presence.values()
+                    for p in shop.presence.values()
                 ]
             }
         )
 
     async def presence(request: web.Request) -> web.Response:
-        if not (world.report_presence and world.report_presence_events):
+        shop = world_of(request)
+        if not (shop.report_presence and shop.report_presence_events):
             raise web.HTTPNotFound()
         since, page_token, limit = _since(request, "since")
-        items, next_token = world.presence_page(since, page_token, limit)
+        items, next_token = shop.presence_page(since, page_token, limit)
         return web.json_response(
             {"events": [presence_event_json(e) for e in items], "next_page_token": next_token}
         )
 
     app = web.Application(middlewares=[bearer])
-    app[WORLD] = world
-    app.router.add_get("/orders", orders)
-    app.router.add_get("/messages", messages)
-    app.router.add_get("/agents", agents)
-    app.router.add_get("/presence", presence)
+    if isinstance(world, World):
+        app[WORLD] = world
+    prefix = "" if isinstance(world, World) else "/{shop}"
+    app.router.add_get(f"{prefix}/orders", orders)
+    app.router.add_get(f"{prefix}/messages", messages)
+    app.router.add_get(f"{prefix}/agents", agents)
+    app.router.add_get(f"{prefix}/presence", presence)
     return app

@@ -1,0 +1,108 @@
+"""What lets one machine run many shops and several processes: ``run --listen``, the
+simulator serving many shops on one listener, one connection pool per host, and
+migrations that wait for each other."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy import text
+
+from connectors.generic.client import GenericShopClient
+from connectors.http import HostPools
+from daemon import cli, service
+from daemon.config.settings import Settings
+from daemon.simulator.app import make_simulator_app
+from daemon.simulator.world import World, new_order
+from daemon.store import migrate
+from daemon.store.engine import create_engine
+from tests.conftest import POSTGRES_URL, _reset_postgres
+from tests.daemon.fakes import settings_for
+
+
+def test_run_listen_overrides_the_config_also_on_reload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path, database_url="sqlite+aiosqlite://")
+    config = tmp_path / "shopwatch.toml"
+    config.touch()
+    monkeypatch.setattr(cli, "_settings", lambda path: settings)
+    monkeypatch.setattr(service, "load_checked", lambda path: settings)
+    ran: dict[str, Any] = {}
+
+    async def run(given: Settings, path: Path, **kwargs: Any) -> int:
+        ran.update(settings=given, reload=kwargs["load_settings"](path))
+        return 0
+
+    monkeypatch.setattr(service, "run", run)
+    assert cli.main(["run", "--config", str(config), "--listen", "127.0.0.1:9411"]) == 0
+    assert ran["settings"].listen == ("127.0.0.1", 9411)
+    assert ran["reload"].listen == ("127.0.0.1", 9411)
+    assert dataclasses.replace(ran["settings"], listen=settings.listen) == settings
+    assert cli.main(["run", "--config", str(config), "--listen", "9411"]) == 1  # no host
+
+
+async def test_one_simulator_serves_many_shops_under_their_paths() -> None:
+    now = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    a, b = World(), World()
+    a.put_order(new_order(order_id="o-a", buyer_id="b", at=now))
+    b.put_order(new_order(order_id="o-b", buyer_id="b", at=now))
+    server = TestServer(make_simulator_app({"a": a, "b": b}, "t"), host="127.0.0.1")
+    await server.start_server()
+    try:
+        base = str(server.make_url("")).rstrip("/")
+        query = {"updated_since": (now - timedelta(hours=1)).isoformat()}
+        async with httpx.AsyncClient(headers={"Authorization": "Bearer t"}) as http:
+            for shop, order in (("a", "o-a"), ("b", "o-b")):
+                page = (await http.get(f"{base}/{shop}/orders", params=query)).json()
+                assert [o["id"] for o in page["orders"]] == [order]
+            assert (await http.get(f"{base}/c/orders", params=query)).status_code == 404
+    finally:
+        await server.close()
+
+
+async def test_sources_of_one_host_share_its_pool_and_closing_one_leaves_it_open() -> None:
+    world = World()
+    server = TestServer(make_simulator_app({"a": world, "b": world}, "t"), host="127.0.0.1")
+    await server.start_server()
+    pools = HostPools()
+    try:
+        base = str(server.make_url("")).rstrip("/")
+        clients = [
+            GenericShopClient(
+                base_url=f"{base}/{shop}", token=lambda: "t", transport=pools.transport(base)
+            )
+            for shop in ("a", "b")
+        ]
+        pools.transport("https://other.example.com/shop")
+        assert len(pools) == 2  # one per host, not one per shop
+        since = datetime(2026, 11, 2, tzinfo=UTC)
+        await clients[0].fetch_orders(since, None)
+        await clients[0].aclose()  # a reload closes the old sources …
+        page = await clients[1].fetch_orders(since, None)  # … the pool stays open
+        assert page.items == ()
+    finally:
+        await pools.aclose()
+        await server.close()
+
+
+async def test_processes_starting_together_migrate_one_at_a_time() -> None:
+    if POSTGRES_URL is None:
+        pytest.skip("SHOPWATCH_TEST_DATABASE_URL is not set")
+    await _reset_postgres(POSTGRES_URL)
+    engines = [create_engine(POSTGRES_URL) for _ in range(3)]
+    try:
+        await asyncio.gather(*(migrate.upgrade(engine) for engine in engines))
+        async with engines[0].connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        assert [row[0] for row in version] == [migrate.head_revision()]
+    finally:
+        for engine in engines:
+            await engine.dispose()
