@@ -315,6 +315,14 @@ class AlertListener:
                 stale.append(row)
             else:
                 batch[row.key] = (row, row.notice)
+        if batch:
+            # Another process may hold the same row queued (SPEC §9: a restart or a handover
+            # read it back while its writer still works): whoever claims it sends it.
+            claimed = await self.notice_log.claim([row for row, _ in batch.values()], now=now)
+            for key in list(batch):
+                if key not in claimed:
+                    row, _ = batch.pop(key)
+                    row.sent_at = row.closed_at = now  # sent, or being sent, by another
         try:
             if batch:
                 await webhook.send([notice for _, notice in batch.values()])

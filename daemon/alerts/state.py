@@ -5,17 +5,23 @@ writes a row through whenever it changes, *before* the send is attempted (an out
 restart knows which alerts are firing and with which startsAt, which ones were resolved and
 must not be announced again, and which webhook messages were written down but never
 delivered (those are delivered after the restart instead of being lost).
+
+Several processes may share the table (SPEC §9), and two may hold the same undelivered row:
+a webhook message is sent only by the process that claims it (:meth:`NoticeLog.claim`), so it is
+never sent twice (a process that dies between its claim and the send loses that message).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from daemon.alerts.notice import Notice
+from daemon.config.alert_settings import ALERTMANAGER
 from daemon.store.observations import dialect_insert
 from daemon.store.tables import alert_notices
 
@@ -120,8 +126,48 @@ class NoticeLog:
         ]
         async with self.engine.begin() as conn:
             insert = dialect_insert(conn, alert_notices)
-            upsert = insert.on_conflict_do_update(
-                index_elements=list(_KEY),
-                set_={column: insert.excluded[column] for column in _UPDATED},
+            new = insert.excluded
+            # The same webhook notice written again, unsent, over one already claimed or
+            # sent (two processes decided it at once, around a handover) stays sent.
+            again = and_(
+                alert_notices.c.receiver != ALERTMANAGER,
+                alert_notices.c.deadline == new.deadline,
+                alert_notices.c.tier.is_not_distinct_from(new.tier),
+                new.sent_at.is_(None),
+                new.closed_at.is_(None),
             )
+            updated = {column: new[column] for column in _UPDATED}
+            for column in ("sent_at", "closed_at"):
+                updated[column] = case((again, alert_notices.c[column]), else_=new[column])
+            upsert = insert.on_conflict_do_update(index_elements=list(_KEY), set_=updated)
             await conn.execute(upsert, params)
+
+    async def claim(self, rows: Sequence[NoticeRow], *, now: datetime) -> set[RowKey]:
+        """Mark ``rows`` as being sent now, each unless it was sent, given up or claimed
+        already (or changed since: another tier, another deadline): the keys this process
+        may send."""
+        claimed: set[RowKey] = set()
+        async with self.engine.begin() as conn:
+            for row in rows:
+                key = and_(
+                    *(
+                        alert_notices.c[name] == value
+                        for name, value in zip(_KEY, row.key, strict=True)
+                    )
+                )
+                done = await conn.execute(
+                    update(alert_notices)
+                    .where(
+                        key,
+                        alert_notices.c.deadline == row.deadline,
+                        alert_notices.c.tier.is_(None)
+                        if row.tier is None
+                        else alert_notices.c.tier == row.tier,
+                        alert_notices.c.sent_at.is_(None),
+                        alert_notices.c.closed_at.is_(None),
+                    )
+                    .values(sent_at=now)
+                )
+                if done.rowcount:
+                    claimed.add(row.key)
+        return claimed
