@@ -53,9 +53,7 @@ class LeaseStore:
                 )
             )
             await conn.execute(
-                delete(daemon_instances).where(
-                    daemon_instances.c.expires_at < func.now() - ttl
-                )
+                delete(daemon_instances).where(daemon_instances.c.expires_at < func.now() - ttl)
             )
             live = await conn.execute(
                 select(daemon_instances.c.instance)
@@ -126,6 +124,18 @@ class LeaseStore:
             await conn.execute(
                 delete(daemon_instances).where(daemon_instances.c.instance == instance)
             )
+
+    async def next_lapse(self, instance: str) -> float | None:
+        """Seconds until the first live lease of another instance lapses, on the database's
+        clock (None: no other instance holds one)."""
+        query = select(func.min(shop_leases.c.expires_at) - func.now()).where(
+            shop_leases.c.holder.is_not(None),
+            shop_leases.c.holder != instance,
+            shop_leases.c.expires_at > func.now(),
+        )
+        async with self.engine.connect() as conn:
+            left = (await conn.execute(query)).scalar_one()
+        return None if left is None else max(0.0, left.total_seconds())
 
     async def holders(self) -> dict[str, str | None]:
         """Every shop's current holder (None: free or lapsed)."""

@@ -52,6 +52,9 @@ class ShopLeases:
     held: set[str] = field(default_factory=set)
     valid_until: float = 0.0
     live_instances: int = 1
+    next_lapse: float | None = None
+    """Seconds from the last step until the first lease another process holds lapses
+    (None: none held): when a dead process's shops become free for the taking."""
 
     def holds(self, shop: str) -> bool:
         return shop in self.held and self.monotonic() < self.valid_until
@@ -95,6 +98,7 @@ class ShopLeases:
                 )
             )
         self.held = kept | acquired
+        self.next_lapse = await self.store.next_lapse(self.instance)
         changes = LeaseChanges(acquired=acquired, released=released, lost=lost)
         if changes:
             log.info(
