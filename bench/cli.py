@@ -9,6 +9,8 @@ scrape     /metrics of the settled daemon (200 agents in the roster), idle and u
 growth     one evaluation tick with the same 100 dirty buyers over a small and a large store
 sustained  the highest orders/s (+5× messages/s) at which the watermark lag stays under two
            poll intervals, found by doubling and bisection, then held for the full window
+agency     N simulated shops on one `shopwatch run` process (200 and 1,000; quick 20): back-fill,
+           then steady CPU, RSS, /metrics time and size, and whether any poll starved
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import child, config, phases, profiling, server
+from bench import agency, child, config, phases, profiling, server
 from bench.config import DOUBLE_11
 from connectors.wire import rfc3339
 
@@ -41,9 +43,14 @@ TARGETS = {
     "growth_ratio": 1.5,
     "scrape_ms": 50.0,
     "rss_mib": 500.0,
+    "agency_shops": 1000,
+    "agency_cpu_share": 0.5,
+    "agency_rss_mib": 1024.0,
+    "agency_scrape_ms": 250.0,
+    "agency_scrape_mb": 3.0,
 }
 
-PHASES = ("raw", "backfill", "growth", "sustained")
+PHASES = ("raw", "backfill", "growth", "sustained", "agency")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -84,6 +91,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="experiment: the backfill daemon's sources fetch page N+1 while page N is stored",
     )
+    parser.add_argument(
+        "--agency-shops", help="agency: shop counts, comma-separated (200,1000; quick 20)"
+    )
+    parser.add_argument(
+        "--agency-stories", type=int, help="agency: stories in each shop's history (200; quick 40)"
+    )
+    parser.add_argument(
+        "--agency-poll", type=float, help="agency: poll interval in seconds (30; quick 5)"
+    )
+    parser.add_argument(
+        "--agency-rate", type=float, default=60.0, help="agency: live stories per shop and hour"
+    )
+    parser.add_argument("--agency-agents", type=int, default=3, help="agency: agents (the demo's)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
@@ -104,6 +124,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.bisect_steps = 1 if quick else 2
     args.scrapes = 20 if quick else 50
     args.growth_rounds = 5 if quick else 7
+    args.agency_sizes = [
+        int(n) for n in (args.agency_shops or ("20" if quick else "200,1000")).split(",")
+    ]
+    args.agency_stories = args.agency_stories or (40 if quick else 200)
+    args.agency_poll = args.agency_poll or (5.0 if quick else 30.0)
     if args.profile:
         args.phases = [p for p in args.phases if p in ("backfill", "growth")]
     return args
@@ -240,6 +265,28 @@ def run_growth(
     return result
 
 
+def run_agency(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    sizes = []
+    for shops in args.agency_sizes:
+        say(
+            f"agency: {shops:,} shops on one process, {args.agency_stories} stories of history "
+            f"each, polls every {args.agency_poll:g} s …"
+        )
+        result = agency.run_size(
+            work=work / f"agency-{shops}",
+            shops=shops,
+            stories=args.agency_stories,
+            stories_per_hour=args.agency_rate,
+            poll_interval=args.agency_poll,
+            scrape_every=min(15.0, args.agency_poll),
+            agents=args.agency_agents,
+            say=say,
+        )
+        say("  " + agency.summary_line(result))
+        sizes.append(result)
+    return {"sizes": sizes}
+
+
 def run_sustained(
     args: argparse.Namespace, work: Path, shop: server.ShopControl, start_rate: float
 ) -> dict[str, Any]:
@@ -373,6 +420,13 @@ def build_table(results: dict[str, Any]) -> tuple[list[list[str]], dict[str, boo
                 _status(met["sustained"]),
             ]
         )
+    if ph.get("agency"):
+        for size in ph["agency"]["sizes"]:
+            rows.append(_agency_row(size))
+        largest = max(ph["agency"]["sizes"], key=lambda s: s["shops"])
+        met["agency"] = (
+            _agency_met(largest) if largest["shops"] >= TARGETS["agency_shops"] else None
+        )
     rss = [
         (name, ph[name]["memory"])
         for name in ("backfill", "growth", "sustained")
@@ -392,6 +446,35 @@ def build_table(results: dict[str, Any]) -> tuple[list[list[str]], dict[str, boo
             ]
         )
     return rows, met
+
+
+def _agency_met(size: dict[str, Any]) -> bool:
+    return bool(
+        size["steady"]["cpu_share"] < TARGETS["agency_cpu_share"]
+        and size["memory"]["vm_hwm_mib"] < TARGETS["agency_rss_mib"]
+        and size["scrape"]["median_ms"] < TARGETS["agency_scrape_ms"]
+        and size["scrape"]["bytes"] < TARGETS["agency_scrape_mb"] * 1e6
+        and not size["steady"]["starved"]
+    )
+
+
+def _agency_row(size: dict[str, Any]) -> list[str]:
+    steady, scrape = size["steady"], size["scrape"]
+    result = (
+        f"back-fill {size['backfill_s']:.0f} s; CPU {steady['cpu_share']:.0%}; RSS "
+        f"{size['memory']['vm_hwm_mib']:.0f} MiB; /metrics {scrape['median_ms']:.0f} ms "
+        f"{scrape['bytes'] / 1e6:.2f} MB; lag {steady['max_lag_beyond_settle_s']:.0f} s "
+        f"(+{size['settle_s']} s settle)"
+    )
+    at_target = size["shops"] >= TARGETS["agency_shops"]
+    return [
+        f"agency: {size['shops']:,} shops, polls {size['poll_interval_s']:g} s",
+        result,
+        "CPU < 50 %, RSS < 1 GiB, /metrics < 250 ms + 3 MB, lag < 2 polls"
+        if at_target
+        else "(targets at 1,000 shops)",
+        _status(_agency_met(size)) if at_target else "n/a",
+    ]
 
 
 def _status(value: bool | None) -> str:
@@ -510,6 +593,11 @@ def main(argv: list[str] | None = None) -> int:
             "profiled": args.profile,
             "backfill_extra_sqlite_pragmas": args.sqlite_pragma,
             "backfill_read_ahead": args.read_ahead,
+            "agency_shops": args.agency_sizes,
+            "agency_stories_per_shop": args.agency_stories,
+            "agency_poll_interval_s": args.agency_poll,
+            "agency_live_stories_per_shop_per_hour": args.agency_rate,
+            "agency_agents": args.agency_agents,
         },
         "targets": TARGETS,
         "phases": {},
@@ -552,6 +640,8 @@ def main(argv: list[str] | None = None) -> int:
                 items = b["stored"]["order_versions"] + b["stored"]["messages"]
                 start_rate = max(10.0, min(1000.0, items / b["ingest_seconds"] / 6 / 4))
             ph["sustained"] = run_sustained(args, work, shop, start_rate)
+        if "agency" in args.phases:
+            ph["agency"] = run_agency(args, work)
     finally:
         shop_proc.kill()
         if args.keep:
