@@ -10,7 +10,7 @@ checks what the unit promises:
 * ``systemctl start`` returns only after READY=1: the listener answers at once;
 * the status text, updated when the back-fill ends (well before the 15 s status interval);
 * DynamicUser owns a 0700 state directory with 0600 database files, same uid after restarts;
-* both credentials are delivered (the shop accepts the token, the API its own);
+* the credentials are delivered (the shop accepts the token, the API its own);
 * ``systemctl reload`` keeps the PID and returns only once the new config is in force,
   several times in a row; a broken config is refused and visible (exit status, STATUS=,
   metrics);
@@ -316,7 +316,7 @@ class Install:
 
     def check_credentials(self) -> None:
         listing = self.box.run(f"ls /run/credentials/{UNIT}").stdout.split()
-        assert listing == ["api-token", "shop-token"], listing
+        assert listing == ["api-token", "console-session-key", "shop-token"], listing
         # shop-token: the shop answers only to it, and every stream has polled successfully.
         streams = self.streams()
         assert set(streams) == {"main/orders", "main/chat"}, streams

@@ -141,6 +141,7 @@ def test_unit_matches_what_the_daemon_does() -> None:
     assert _values("LoadCredential") == [
         "shop-token:/etc/shopwatch/credentials/shop-token",
         "api-token:/etc/shopwatch/credentials/api-token",
+        "console-session-key:/etc/shopwatch/credentials/console-session-key",
     ]
     families = set(" ".join(_values("RestrictAddressFamilies")).split())
     assert families == {"AF_INET", "AF_INET6", "AF_UNIX"}
