@@ -10,11 +10,13 @@ import json
 import os
 import secrets
 import sys
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from checks.registry import RULES, rules_table
 from daemon import logs
@@ -50,17 +52,59 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"{exc}", file=sys.stderr)
         return 1
-    shops = ", ".join(
-        f"{s.id} ({s.orders.kind} orders, {s.chat.kind} chat)" for s in settings.shops
-    )
-    rules = ", ".join(r.code for r, _ in settings.enabled_rules())
-    print(f"{args.file}: OK — shops: {shops}; rules: {rules}")
+    print(f"{args.file}: OK")
+    print("\n".join(config_summary(settings, shops=args.shops)))
     if args.secrets:
         problems = missing_secrets(settings)
         for problem in problems:
             print(f"secret not readable: {problem}", file=sys.stderr)
         return 1 if problems else 0
     return 0
+
+
+def config_summary(settings: Settings, *, shops: bool = False) -> list[str]:
+    """What a config holds, counted per kind (an agency's config has hundreds of shops):
+    one line each for shops, hosts, people and rules; with ``shops``, a line per shop."""
+    kinds: dict[str, Counter[str]] = {"orders": Counter(), "chat": Counter()}
+    hosts: Counter[str] = Counter()
+    for shop in settings.shops:
+        for stream, counts in ((shop.orders, kinds["orders"]), (shop.chat, kinds["chat"])):
+            counts[stream.kind] += 1
+        shop_hosts = {urlsplit(s.base_url).netloc for s in (shop.orders, shop.chat)} - {""}
+        hosts.update(shop_hosts)
+
+    def counted(counts: Counter[str]) -> str:
+        return ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items(), key=_most))
+
+    rules = [rule.code for rule, _ in settings.enabled_rules()]
+    lines = [
+        f"  shops: {len(settings.shops)} (orders: {counted(kinds['orders'])}; "
+        f"chat: {counted(kinds['chat'])})",
+        f"  hosts: {len(hosts)}" + (f" ({_hosts(hosts)})" if hosts else ""),
+        f"  agents: {len(settings.agents)}; shifts: {len(settings.shifts)}; "
+        f"holidays: {len(settings.holidays)}",
+        f"  rules: {len(rules)} enabled ({', '.join(rules)})",
+    ]
+    if shops:
+        lines += [
+            f"  {shop.id}  orders {shop.orders.kind} {shop.orders.base_url or '-'}  "
+            f"chat {shop.chat.kind} {shop.chat.base_url or '-'}"
+            for shop in settings.shops
+        ]
+    elif len(settings.shops) > 1:
+        lines.append("  (--shops lists every shop)")
+    return lines
+
+
+def _most(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
+
+
+def _hosts(hosts: Counter[str], shown: int = 5) -> str:
+    """The hosts most shops read from (each host's shops share its connections)."""
+    top = sorted(hosts.items(), key=_most)
+    text = ", ".join(f"{host}: {n} shop{'s' if n > 1 else ''}" for host, n in top[:shown])
+    return text + (f", {len(top) - shown} more" if len(top) > shown else "")
 
 
 def _option_text(value: Any) -> str:
@@ -561,6 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file (exit 0 or 1)")
     check.add_argument("file")
     check.add_argument("--secrets", action="store_true", help="also check secret files")
+    check.add_argument("--shops", action="store_true", help="list every shop, one a line")
     check.set_defaults(func=cmd_check_config)
 
     rules = sub.add_parser("rules", help="each rule's code, options and documentation")
