@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from checks.registry import RULES
 from connectors import registry as connector_registry
 from connectors.base import ChatSource, OrderSource
+from connectors.http import HostPools
 from connectors.model import Stream
 from daemon.alerts.listener import AlertListener, build_alert_listener
 from daemon.clock import Clock, SystemClock
@@ -70,9 +73,15 @@ def version() -> str:
         return "0+unknown"
 
 
-def build_source(stream: StreamSettings) -> OrderSource | ChatSource:
+def build_source(
+    stream: StreamSettings, pools: HostPools | None = None
+) -> OrderSource | ChatSource:
+    """The stream's source; with ``pools``, on its host's shared connection pool."""
     kind = connector_registry.lookup(stream.kind, stream.stream)
-    return kind.build(stream.source_config(), stream.stream)
+    config = stream.source_config()
+    if pools is not None and kind.endpoint:
+        config = dataclasses.replace(config, transport=pools.transport(stream.base_url))
+    return kind.build(config, stream.stream)
 
 
 @dataclass
@@ -107,7 +116,13 @@ class Daemon:
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.source_factory = source_factory
+        self.pools = HostPools()
+        """The connections of every source of this process, one pool per host."""
+        self.source_factory = (
+            functools.partial(build_source, pools=self.pools)
+            if source_factory is build_source
+            else source_factory
+        )
         self.listeners = list(listeners)
         self.create_database = create_database
         """Start an empty database even where the marker says one existed (``db upgrade``)."""
@@ -144,10 +159,17 @@ class Daemon:
             create=self.create_database,
             now=self.clock.now(),
         )
-        for shop, rule, agent, count, points in await self.ledger.totals():
-            label = (shop, rule, self.metrics.agent_label(agent))
-            self.metrics.ledger.add(label, count=count, points=points)
+        self.metrics.ledger.load(self._totals(await self.ledger.totals()))
         self.watch = await self._build_watch(self.settings)
+
+    def _totals(
+        self, rows: Iterable[tuple[str, str, str | None, int, int]]
+    ) -> list[tuple[tuple[str, str, str], int, int]]:
+        """Ledger totals as the metric cache keys them (the agent label folded)."""
+        return [
+            ((shop, rule, self.metrics.agent_label(agent)), count, points)
+            for shop, rule, agent, count, points in rows
+        ]
 
     async def _build_watch(self, settings: Settings) -> Watch:
         self.metrics.roster = settings.roster
@@ -243,14 +265,18 @@ class Daemon:
     def _schedule(self, watch: Watch) -> None:
         assert self.scheduler is not None
         now = self.clock.now()
-        for poller in watch.pollers:
+        for index, poller in enumerate(watch.pollers):
+            interval = poller.settings.poll_interval.total_seconds()
+            # First runs spread over one interval: hundreds of shops' polls then come one
+            # after another, not all at once every interval.
+            first = now + timedelta(seconds=interval * index / len(watch.pollers))
             self.scheduler.add_job(
                 self._poll_job,
                 "interval",
                 args=[poller],
-                seconds=poller.settings.poll_interval.total_seconds(),
+                seconds=interval,
                 id=f"poll:{poller.shop}:{poller.stream.value}",
-                next_run_time=now,
+                next_run_time=first,
                 replace_existing=True,
             )
         self.scheduler.add_job(
@@ -322,6 +348,7 @@ class Daemon:
         await listener
         if self.watch is not None:
             await self.watch.close()
+        await self.pools.aclose()
         await self.engine.dispose()
         if self._restore_exception_handler is not None:
             self._restore_exception_handler()

@@ -333,7 +333,6 @@ class ShopEvaluator:
         team = {rule.code for rule, _ in self.rules if rule.scope is Scope.TEAM}
         for code, (open_count, at_risk) in counts.items():
             shop = TEAM_SHOP if code in team else self.shop
-            self.metrics.open_items.labels(shop, code).set(open_count)
-            self.metrics.at_risk_items.labels(shop, code).set(at_risk)
+            self.metrics.open_counts(shop, code, open_count=open_count, at_risk=at_risk)
         for listener in self.listeners:
             await listener.open_items(self.shop, items, now)

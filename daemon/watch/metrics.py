@@ -5,6 +5,16 @@ shop and stream come from the config, rule from the registry, agent from the ros
 (``unknown`` for an id the roster lacks, ``team`` for a team-level violation). No order or
 buyer id is ever a label. Ledger totals are served from an in-memory cache, so a scrape
 never touches the database.
+
+An agency watches hundreds of shops in one process (and spreads them over several): the
+per-shop series are what a scrape costs, so each is worth its place. A process exports the
+series of the shops it holds (SPEC §9), besides ``shopwatch_shop_held`` for every shop; a
+shop it gives up loses its series there (:meth:`Metrics.forget_shop`). Per shop only the
+streams' health is declared up front; a series that counts what may never happen in that
+shop (a reason, an agent, a rule's open items) appears when it first does, and gauges that
+drop back to zero are removed. Violation totals appear at zero for one scrape before their
+first value, so Prometheus's ``increase()`` counts a shop's first violation of a rule by an
+agent too. Histograms per shop keep a few buckets at the thresholds that matter.
 """
 
 from __future__ import annotations
@@ -22,9 +32,10 @@ from prometheus_client import (
     disable_created_metrics,
 )
 from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
-from checks.rule import Rule, Scope
+from checks.rule import Rule
 from connectors.errors import ConnectorError
 from connectors.model import Stream
 
@@ -32,39 +43,66 @@ TEAM = "team"
 UNKNOWN_AGENT = "unknown"
 POLL_ERROR_REASONS = ("unavailable", "rate_limited", "auth", "bad_response", "storage", "error")
 HTTP_AUTH_FAILURE_REASONS = ("missing", "invalid", "read_only")
-REPLY_BUCKETS = (30, 60, 120, 180, 300, 600, 1200, 1800, 3600, 7200)
-POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+REPLY_BUCKETS = (60, 180, 600, 1800)
+"""A minute; CS104's 3 minutes; CS102's 10; half an hour (per shop and agent)."""
+POLL_BUCKETS = (1, 5, 30)
+"""Quick, slow, as long as a poll interval (per shop and stream)."""
 EVALUATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 class LedgerTotals(Collector):
-    """Violation counts and points per (shop, rule, agent), loaded from the ledger at start
-    and kept current by the evaluator: monotonic across restarts, free to scrape."""
+    """Violation counts per (shop, rule, agent) and points per (shop, agent), loaded from
+    the ledger at start (and for a shop taken over) and kept current by the evaluator:
+    monotonic across restarts and handovers, free to scrape. Only what happened is
+    exported; a key the evaluator adds shows 0 at its first scrape (see the module)."""
 
     def __init__(self) -> None:
         self.count: dict[tuple[str, str, str], int] = defaultdict(int)
-        self.points: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.points: dict[tuple[str, str], int] = defaultdict(int)
+        self.fresh: set[tuple[str, ...]] = set()
+        """Series added since the last scrape that were not there before: shown as 0 once."""
 
     def add(self, key: tuple[str, str, str], *, count: int, points: int) -> None:
+        shop, _, agent = key
+        if count and not self.count.get(key):
+            self.fresh.add(key)
+        if points and not self.points.get((shop, agent)):
+            self.fresh.add((shop, agent))
         self.count[key] += count
-        self.points[key] += points
+        self.points[(shop, agent)] += points
+
+    def load(self, rows: Iterable[tuple[tuple[str, str, str], int, int]]) -> None:
+        """Totals read from the ledger: shown at their value at once (their history is the
+        ledger's, not new)."""
+        for (shop, rule, agent), count, points in rows:
+            self.count[(shop, rule, agent)] += count
+            self.points[(shop, agent)] += points
+
+    def forget_shop(self, shop: str) -> None:
+        for key in [key for key in self.count if key[0] == shop]:
+            del self.count[key]
+        for pair in [pair for pair in self.points if pair[0] == shop]:
+            del self.points[pair]
+        self.fresh = {key for key in self.fresh if key[0] != shop}
 
     def collect(self) -> Iterator[Metric]:
-        labels = ["shop", "rule", "agent"]
         violations = CounterMetricFamily(
             "shopwatch_violations",
             "Violations recorded in the ledger (from the ledger; survives restarts).",
-            labels=labels,
+            labels=["shop", "rule", "agent"],
         )
         points = CounterMetricFamily(
             "shopwatch_violation_points",
-            "Penalty points recorded in the ledger, escalations included.",
-            labels=labels,
+            "Penalty points recorded in the ledger, escalations included, per shop and agent.",
+            labels=["shop", "agent"],
         )
+        fresh, self.fresh = self.fresh, set()
         for key, value in sorted(self.count.items()):
-            violations.add_metric(list(key), value)
-        for key, value in sorted(self.points.items()):
-            points.add_metric(list(key), value)
+            if value:
+                violations.add_metric(list(key), 0 if key in fresh else value)
+        for pair, value in sorted(self.points.items()):
+            if value:
+                points.add_metric(list(pair), 0 if pair in fresh else value)
         yield violations
         yield points
 
@@ -281,46 +319,50 @@ class Metrics:
         return agent if agent in self.roster else UNKNOWN_AGENT
 
     def declare(self, *, shops: Iterable[str], rules: Iterable[Rule]) -> None:
-        """Export zeros for every known label combination, so series exist from the start:
-        each rule's undecidable series for the reasons that rule can give."""
+        """Export what exists from the start: each shop's streams (see :meth:`declare_shop`)
+        and the rules' own series."""
         rules = list(rules)
         for shop in shops:
-            for stream in Stream:
-                s = stream.value
-                self.polls.labels(shop, s)
-                self.stream_up.labels(shop, s)
-                self.auth_failed.labels(shop, s)
-                self.pages_rejected.labels(shop, s)
-                self.paused_until.labels(shop, s)
-                self.poll_duration.labels(shop, s)
-                for reason in POLL_ERROR_REASONS:
-                    self.poll_errors.labels(shop, s, reason)
-            for rule in rules:
-                if rule.scope is not Scope.TEAM:
-                    self._declare_rule(shop, rule)
-            self.appeals_pending.labels(shop)
-            self.orders_unidentified.labels(shop)
-            self.presence_known.labels(shop)
-            for agent in self.roster:
-                self.reply_seconds.labels(shop, agent)
-                self.conversations.labels(shop, agent)
+            self.declare_shop(shop)
         for rule in rules:
-            if rule.scope is Scope.TEAM:  # the team's (CS108): recorded with no shop
-                self._declare_rule("", rule)
             self.evaluation_seconds.labels(rule.code)
             self.rule_errors.labels(rule.code)
         for agent in self.roster:
             self.agent_score.labels(agent)
 
-    def _declare_rule(self, shop: str, rule: Rule) -> None:
-        self.open_items.labels(shop, rule.code)
-        self.at_risk_items.labels(shop, rule.code)
-        for agent in (TEAM, *self.roster):
-            self.ledger.add((shop, rule.code, agent), count=0, points=0)
-        for reason in rule.undecidable_reasons:
-            self.undecidable.labels(shop, rule.code, reason)
-        if rule.review:
-            self.in_review.labels(shop, rule.code)
+    def declare_shop(self, shop: str) -> None:
+        """A shop's series that exist whatever happens in it: its streams' polls, health
+        and poll durations (the rest appears with what it counts)."""
+        for stream in Stream:
+            s = stream.value
+            self.polls.labels(shop, s)
+            self.stream_up.labels(shop, s)
+            self.poll_duration.labels(shop, s)
+        self.orders_unidentified.labels(shop)
+        self.presence_known.labels(shop)
+
+    def forget_shop(self, shop: str) -> None:
+        """This process no longer watches ``shop``: drop its series (its new holder exports
+        them), all but ``shopwatch_shop_held``."""
+        for collector in list(self.registry._collector_to_names):  # the registry's own list
+            if not isinstance(collector, MetricWrapperBase) or collector is self.shop_held:
+                continue
+            names = collector._labelnames
+            if "shop" not in names:
+                continue
+            at = names.index("shop")
+            for values in list(collector._metrics):  # prometheus_client keeps children here
+                if values[at] == shop:
+                    collector.remove(*values)
+        self.ledger.forget_shop(shop)
+
+    def open_counts(self, shop: str, rule: str, *, open_count: int, at_risk: int) -> None:
+        """A rule's open and at-risk subjects in a shop; a gauge back at zero is removed."""
+        for gauge, value in ((self.open_items, open_count), (self.at_risk_items, at_risk)):
+            if value:
+                gauge.labels(shop, rule).set(value)
+            elif (shop, rule) in gauge._metrics:  # prometheus_client keeps children here
+                gauge.remove(shop, rule)
 
     def declare_shifts(self, shop: str, shifts: Iterable[str]) -> None:
         """The shifts whose agents online (and on duty) are counted for ``shop``."""

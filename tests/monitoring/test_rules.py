@@ -50,7 +50,7 @@ MONITORING_DOC = REPO / "docs" / "monitoring.md"
 METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shopwatch_build_info": ("gauge", ("version",)),
     "shopwatch_violations_total": ("counter", ("shop", "rule", "agent")),
-    "shopwatch_violation_points_total": ("counter", ("shop", "rule", "agent")),
+    "shopwatch_violation_points_total": ("counter", ("shop", "agent")),
     "shopwatch_open_items": ("gauge", ("shop", "rule")),
     "shopwatch_at_risk_items": ("gauge", ("shop", "rule")),
     "shopwatch_violations_in_review": ("gauge", ("shop", "rule")),
