@@ -180,7 +180,6 @@ class AlertListener:
         self.unpushed[shop].add(row.key)
         return [row]
 
-
     async def _notices_for(
         self,
         shop: str,
