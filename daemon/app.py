@@ -12,9 +12,10 @@ import contextlib
 import dataclasses
 import functools
 import os
+import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,13 @@ from daemon.scoring.policy_file import PolicyFiles
 from daemon.scoring.records import load_scorecard
 from daemon.store.engine import create_engine
 from daemon.store.identity import DatabaseFileWatch, open_database
+from daemon.store.leases import LeaseStore
 from daemon.store.ledger import Ledger
 from daemon.store.observations import ObservationStore
+from daemon.store.single_process import SingleProcessLock
 from daemon.watch.evaluator import ShopEvaluator
 from daemon.watch.events import EvaluationListener
+from daemon.watch.leases import RENEW_EVERY, LeaseChanges, ShopLeases, default_instance
 from daemon.watch.metrics import Metrics
 from daemon.watch.poller import StreamPoller
 
@@ -59,6 +63,8 @@ DECISIONS_INTERVAL = 15
 """How often the in-review and appeals-pending gauges are counted from the ledger."""
 DATABASE_CHECK_INTERVAL = 5
 """How often the SQLite file's identity is compared with the one opened at start."""
+LAPSE_GRACE_SECONDS = 0.5
+"""How long after another process's lease lapses (on the database's clock) to step."""
 STOP_GRACE_SECONDS = 2.0
 """On stop, how long requests and jobs in flight may take to finish before they are
 cancelled: the whole stop stays well inside systemd's TimeoutStopSec= (15 s in the unit)."""
@@ -113,6 +119,7 @@ class Daemon:
         listeners: Sequence[EvaluationListener] = (),
         engine: AsyncEngine | None = None,
         create_database: bool = False,
+        instance: str | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
@@ -137,13 +144,24 @@ class Daemon:
         self.scheduler: AsyncIOScheduler | None = None
         self.runner: web.AppRunner | None = None
         self.limits: ConnectionLimits | None = None
-        self._restore_exception_handler: Callable[[], None] | None = None
         self.console: Console | None = None
+        self._restore_exception_handler: Callable[[], None] | None = None
         self.ready = False
         self.listening: tuple[str, int] | None = None
         self._jobs: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._evaluating: dict[str, asyncio.Lock] = {}
+        self.instance = instance or default_instance(socket.gethostname(), os.getpid())
+        self.leases: ShopLeases | None = None
+        """Set with PostgreSQL: this process watches only the shops it holds (SPEC §9)."""
+        self._shop_tasks: dict[str, set[asyncio.Task[Any]]] = {}
+        self._fence_timer: asyncio.TimerHandle | None = None
+        self._single_process: SingleProcessLock | None = None
+        self._umask: int | None = None
+        self._lease_engine: AsyncEngine | None = None
+        self._taken: set[str] = set()
+        """Held shops set up for watching (see :meth:`_take`)."""
+        self._taking: set[str] = set()
 
     # ---- life cycle ----
 
@@ -161,6 +179,130 @@ class Daemon:
         )
         self.metrics.ledger.load(self._totals(await self.ledger.totals()))
         self.watch = await self._build_watch(self.settings)
+        for configured in self.settings.shops:
+            held = 1 if self.engine.dialect.name != "postgresql" else 0
+            self.metrics.shop_held.labels(configured.id, self.instance).set(held)
+        if self.engine.dialect.name == "postgresql":
+            for configured in self.settings.shops:  # each comes back when it is taken
+                self.metrics.forget_shop(configured.id)
+            # Renewals on a connection of their own, never queued behind a back-fill's
+            # writes for one of the pool's: a renewal that comes late stops every shop.
+            self._lease_engine = create_engine(self.engine.url, pool_size=1, max_overflow=0)
+            self.leases = ShopLeases(
+                store=LeaseStore(self._lease_engine),
+                instance=self.instance,
+                shops=frozenset(s.id for s in self.settings.shops),
+            )
+            await self.lease_step()
+
+    # ---- leases (several processes over one PostgreSQL) ----
+
+    def holds(self, shop: str) -> bool:
+        """Whether this process watches ``shop`` now (always, without leases): under its
+        lease, and taken over (see :meth:`_take`)."""
+        return self.leases is None or (self.leases.holds(shop) and shop in self._taken)
+
+    def held_shops(self) -> list[str]:
+        return [s.id for s in self.settings.shops if self.holds(s.id)]
+
+    async def lease_step(self) -> None:
+        """Renew, rebalance and apply what changed; a failure keeps the leases only until
+        their deadline, when the fence timer stops the shops."""
+        assert self.leases is not None
+        try:
+            async with asyncio.timeout(RENEW_EVERY.total_seconds()):
+                changes = await self.leases.step()
+        except Exception as error:
+            log.warning(
+                "lease renewal failed",
+                instance=self.instance,
+                error=type(error).__name__,
+                hint="shops stay watched only until their leases' deadline",
+            )
+            return
+        self._arm_fence()
+        await self._apply_leases(changes)
+        untaken = self.leases.held - self._taken - self._taking
+        if untaken:  # acquired now, or a take that failed: (again) in a task of its own,
+            # unless nothing is scheduled yet (prepare, or a test stepping by hand)
+            take = self._take(frozenset(untaken))
+            if self.scheduler is None:
+                await take
+            else:
+                task = asyncio.get_running_loop().create_task(take)
+                self._jobs.add(task)
+                task.add_done_callback(self._jobs.discard)
+        lapse = self.leases.next_lapse
+        if self.scheduler is not None and lapse is not None and lapse < RENEW_EVERY.total_seconds():
+            # Another's lease lapses before the next step: step just after it, so a dead
+            # process's shops are taken over ~TTL after its last renewal, not up to 10 s later.
+            when = datetime.now(UTC) + timedelta(seconds=lapse + LAPSE_GRACE_SECONDS)
+            self.scheduler.modify_job("leases", next_run_time=when)
+            log.info("a lease of another process lapses soon", instance=self.instance, at=when)
+
+    def _arm_fence(self) -> None:
+        """Stop every held shop at the renewal deadline unless a renewal comes first."""
+        assert self.leases is not None
+        if self._fence_timer is not None:
+            self._fence_timer.cancel()
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self.leases.valid_until - self.leases.monotonic())
+        self._fence_timer = loop.call_later(delay, self._fence)
+
+    def _fence(self) -> None:
+        assert self.leases is not None
+        lost = self.leases.fence()
+        if lost:
+            task = asyncio.get_running_loop().create_task(
+                self._apply_leases(LeaseChanges(lost=lost))
+            )
+            self._jobs.add(task)
+            task.add_done_callback(self._jobs.discard)
+
+    async def _apply_leases(self, changes: LeaseChanges) -> None:
+        for shop in sorted(changes.released | changes.lost):
+            self._taken.discard(shop)
+            for task in self._shop_tasks.pop(shop, set()):
+                task.cancel()
+            if self.watch is not None and shop in self.watch.evaluators:
+                self.watch.evaluators[shop].forget()
+            if self.watch is not None and self.watch.alerts is not None:
+                self.watch.alerts.forget(shop)
+            self.metrics.forget_shop(shop)  # its new holder exports them
+            self.metrics.shop_held.labels(shop, self.instance).set(0)
+        for change, shops in (("released", changes.released), ("lost", changes.lost)):
+            self.metrics.lease_changes.labels(change).inc(len(shops))
+        self.metrics.lease_changes.labels("acquired").inc(len(changes.acquired))
+
+    async def _take(self, shops: frozenset[str]) -> None:
+        """Take over shops this process now holds: each is polled, judged and alerted on
+        only once its pollers start from the watermarks its last holder stored, its
+        evaluator starts afresh and what was announced for it is read back (or it would be
+        announced again)."""
+        self._taking |= shops
+        try:
+            totals = await self.ledger.totals()
+            for shop in sorted(shops):
+                if self.watch is not None:
+                    # and after any evaluation of it still running from an earlier holding
+                    async with self._evaluating.setdefault(shop, asyncio.Lock()):
+                        for poller in self.watch.pollers:
+                            if poller.shop == shop:
+                                await poller.start()
+                        if shop in self.watch.evaluators:
+                            self.watch.evaluators[shop].forget()
+                        if self.watch.alerts is not None:
+                            await self.watch.alerts.adopt(shop, self.clock.now())
+                if self.leases is not None and self.leases.holds(shop):  # not lost meanwhile
+                    self.metrics.forget_shop(shop)  # what an earlier holding left
+                    self.metrics.declare_shop(shop)
+                    self.metrics.ledger.load(self._totals(t for t in totals if t[0] == shop))
+                    self._taken.add(shop)
+                    self.metrics.shop_held.labels(shop, self.instance).set(1)
+        except Exception:
+            log.exception("taking a shop over failed; the next lease step tries again")
+        finally:
+            self._taking -= shops
 
     def _totals(
         self, rows: Iterable[tuple[str, str, str | None, int, int]]
@@ -170,6 +312,14 @@ class Daemon:
             ((shop, rule, self.metrics.agent_label(agent)), count, points)
             for shop, rule, agent, count, points in rows
         ]
+
+    def _track_shop_task(self, shop: str) -> None:
+        """A job working on ``shop``: cancelled if the shop's lease goes."""
+        task = asyncio.current_task()
+        if task is not None and self.leases is not None:
+            tasks = self._shop_tasks.setdefault(shop, set())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
     async def _build_watch(self, settings: Settings) -> Watch:
         self.metrics.roster = settings.roster
@@ -235,6 +385,7 @@ class Daemon:
             engine=self.engine,
             clock=self.clock,
             settings=lambda: self.settings,
+            storage_failure=self.check_database,
         )
         self.console.setup(app)  # the people's pages under / (SPEC §8)
         self.runner = web.AppRunner(
@@ -279,6 +430,15 @@ class Daemon:
                 next_run_time=first,
                 replace_existing=True,
             )
+        if self.leases is not None:
+            self.scheduler.add_job(
+                self.lease_step,
+                "interval",
+                seconds=RENEW_EVERY.total_seconds(),
+                id="leases",
+                next_run_time=now + RENEW_EVERY,
+                replace_existing=True,
+            )
         self.scheduler.add_job(
             self.publish_decisions,
             "interval",
@@ -316,8 +476,12 @@ class Daemon:
     async def start(self) -> None:
         # What the daemon creates (database, WAL, SHM, markers) is its own alone, also
         # outside systemd (whose unit sets UMask=0077 too).
-        os.umask(0o077)
+        self._umask = os.umask(0o077)
         self._restore_exception_handler = throttle_accept_errors(asyncio.get_running_loop())
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
+            self._single_process = SingleProcessLock(Path(database))
+            self._single_process.acquire()
         await self.prepare()
         await self.serve_http()
         self.start_scheduler()
@@ -346,10 +510,24 @@ class Daemon:
             if late:  # a job blocked in a database thread cannot be interrupted: leave it
                 await asyncio.wait(late, timeout=STOP_GRACE_SECONDS)
         await listener
+        if self._fence_timer is not None:
+            self._fence_timer.cancel()
+        if self.leases is not None:
+            # Hand the shops over at once rather than after the leases lapse.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(STOP_GRACE_SECONDS):
+                    await self.leases.leave()
+        if self._lease_engine is not None:
+            await self._lease_engine.dispose()
         if self.watch is not None:
             await self.watch.close()
         await self.pools.aclose()
         await self.engine.dispose()
+        if self._single_process is not None:
+            self._single_process.release()
+        if self._umask is not None:
+            os.umask(self._umask)  # the process's own again (tests run daemons in-process)
+            self._umask = None
         if self._restore_exception_handler is not None:
             self._restore_exception_handler()
             self._restore_exception_handler = None
@@ -371,6 +549,11 @@ class Daemon:
             self.scheduler.remove_all_jobs()
         in_flight = [task for task in self._jobs if task is not asyncio.current_task()]
         self.watch, self.settings = new_watch, settings
+        if self.leases is not None:
+            self.leases.shops = frozenset(s.id for s in settings.shops)
+            for configured in settings.shops:  # the new watch declared every shop's series
+                if not self.holds(configured.id):
+                    self.metrics.forget_shop(configured.id)
         if self.scheduler is not None:
             self._schedule(new_watch)
         if old is not None:
@@ -384,7 +567,10 @@ class Daemon:
     async def _poll_job(self, poller: StreamPoller) -> None:
         """A scheduled poll; on new evidence the shop is evaluated at once, not at the next
         tick — unless an evaluation of that shop is already running (it will see the data)."""
+        if not self.holds(poller.shop):
+            return
         async with self._job():
+            self._track_shop_task(poller.shop)
             try:
                 moved = await poller.poll()
             except Exception as error:  # a bug or a database error: keep serving other shops
@@ -408,7 +594,8 @@ class Daemon:
         assert self.watch is not None
         async with self._job():
             for shop in list(self.watch.evaluators):
-                await self._evaluate(shop)
+                if self.holds(shop):
+                    await self._evaluate(shop)
 
     async def _evaluate_soon(self, shop: str) -> None:
         async with self._job():
@@ -417,7 +604,7 @@ class Daemon:
     async def _evaluate(self, shop: str) -> None:
         assert self.watch is not None
         evaluator = self.watch.evaluators.get(shop)
-        if evaluator is None:
+        if evaluator is None or not self.holds(shop):
             return
         async with self._evaluating.setdefault(shop, asyncio.Lock()):
             try:
@@ -434,7 +621,8 @@ class Daemon:
             except Exception:
                 log.exception("counting violations awaiting a decision failed")
                 return
-            self.metrics.awaiting_decision(counts)
+            # Each process exports the shops it holds (team-level rows have no shop).
+            self.metrics.awaiting_decision(c for c in counts if not c[0] or self.holds(c[0]))
 
     async def publish_scores(self) -> None:
         """Month-to-date scores as ``shopwatch_agent_score{agent}``, computed here so a
@@ -510,6 +698,8 @@ class Daemon:
     def stream_status(self) -> dict[str, dict[str, Any]]:
         result: dict[str, dict[str, Any]] = {}
         for poller in self.watch.pollers if self.watch else []:
+            if not self.holds(poller.shop):
+                continue
             state = poller.state
             result[f"{poller.shop}/{poller.stream.value}"] = {
                 "ok": not poller.failing,
@@ -525,6 +715,9 @@ class Daemon:
         write its findings (a full disk, a lost database) is not ready until it can."""
         failures = self.evaluation_failures()
         details: dict[str, Any] = {"streams": self.stream_status()}
+        if self.leases is not None:
+            details["instance"] = self.instance
+            details["holds"] = self.held_shops()
         if failures:
             details["evaluation"] = failures
         if self.database_failure is not None:
@@ -538,10 +731,10 @@ class Daemon:
         failures = {
             shop: evaluator.failure
             for shop, evaluator in self.watch.evaluators.items()
-            if evaluator.failure is not None
+            if evaluator.failure is not None and self.holds(shop)
         }
         for poller in self.watch.pollers:
-            if poller.storage_failure is not None:
+            if poller.storage_failure is not None and self.holds(poller.shop):
                 failures.setdefault(poller.shop, poller.storage_failure)
         return failures
 

@@ -510,9 +510,7 @@ def cmd_user(args: argparse.Namespace) -> int:
             print(f"user {user.name} added ({user.role})")
         elif args.action == "passwd":
             await book.by_name(args.name)  # refuse an unknown name before asking
-            user = await book.set_password(
-                args.name, _new_password(args), by=_operator(), now=now
-            )
+            user = await book.set_password(args.name, _new_password(args), by=_operator(), now=now)
             print(f"password of {user.name} changed; their sessions have ended")
         else:
             user = await book.set_active(

@@ -254,8 +254,6 @@ async def load_scorecard(
             return kept
     tz = settings.timezone
     agents = roster(settings)
-
-    agents = roster(settings)
     # Earlier months' scores depend on their own records only (not on their flags).
     previous: list[dict[str, int]] = []
     for back in range(1, policy.score.last_place_months):

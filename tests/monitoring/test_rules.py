@@ -57,6 +57,7 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shopwatch_appeals_pending": ("gauge", ("shop",)),
     "shopwatch_stream_paused_until_timestamp_seconds": ("gauge", ("shop", "stream")),
     "shopwatch_shop_held": ("gauge", ("shop", "instance")),
+    "shopwatch_orders_buyer_unidentified_total": ("counter", ("shop",)),
     "shopwatch_lease_changes_total": ("counter", ("change",)),
     "shopwatch_undecidable_total": ("counter", ("shop", "rule", "reason")),
     "shopwatch_polls_total": ("counter", ("shop", "stream")),
