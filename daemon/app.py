@@ -57,6 +57,12 @@ log = structlog.get_logger("shopwatch")
 
 EVALUATE_JOB = "evaluate"
 RELOAD_GRACE_SECONDS = 30.0
+POLLS_AT_ONCE = 16
+"""Polls running at once; the others wait their turn. Hundreds of shops' back-fills at once
+would queue on their host's connections and the database's write lock until they time out
+(and hold every page in memory meanwhile)."""
+EVALUATIONS_AT_ONCE = 4
+"""Shops evaluated at once (each holds its buyers' evidence in memory while it runs)."""
 SCORE_INTERVAL = 60.0
 """How often the month-to-date scores behind shopwatch_agent_score are recomputed."""
 DECISIONS_INTERVAL = 15
@@ -151,6 +157,8 @@ class Daemon:
         self._jobs: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._evaluating: dict[str, asyncio.Lock] = {}
+        self._polling = asyncio.Semaphore(POLLS_AT_ONCE)
+        self._judging = asyncio.Semaphore(EVALUATIONS_AT_ONCE)
         self.instance = instance or default_instance(socket.gethostname(), os.getpid())
         self.leases: ShopLeases | None = None
         """Set with PostgreSQL: this process watches only the shops it holds (SPEC §9)."""
@@ -572,7 +580,8 @@ class Daemon:
         async with self._job():
             self._track_shop_task(poller.shop)
             try:
-                moved = await poller.poll()
+                async with self._polling:  # its time limits start when its turn comes
+                    moved = await poller.poll()
             except Exception as error:  # a bug or a database error: keep serving other shops
                 self.metrics.poll_error(poller.shop, poller.stream, error)
                 log.exception("poll crashed", shop=poller.shop, stream=poller.stream.value)
@@ -606,7 +615,7 @@ class Daemon:
         evaluator = self.watch.evaluators.get(shop)
         if evaluator is None or not self.holds(shop):
             return
-        async with self._evaluating.setdefault(shop, asyncio.Lock()):
+        async with self._evaluating.setdefault(shop, asyncio.Lock()), self._judging:
             try:
                 await evaluator.tick()
             except Exception:
