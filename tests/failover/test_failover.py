@@ -101,7 +101,7 @@ async def databases() -> AsyncIterator[tuple[str, str]]:
         yield urls[0], urls[1]
     finally:
         async with admin.connect() as conn:
-            for name in names if not os.environ.get("H9B_KEEP") else []:
+            for name in names:
                 await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
 
