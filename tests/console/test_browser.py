@@ -19,7 +19,6 @@ import asyncio
 import csv
 import io
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -129,11 +128,23 @@ class Journey:
         return str(self.find("body").text)
 
     def wait_for(self, check: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + WAIT
-        while not check():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; page: {self.text()[:500]}")
-            time.sleep(0.05)
+        """Selenium's own wait; an element replaced by a navigation under our feet (stale)
+        means "not yet", not a failure."""
+        from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        wait = WebDriverWait(
+            self.driver,
+            WAIT,
+            poll_frequency=0.05,
+            ignored_exceptions=(StaleElementReferenceException,),
+        )
+        try:
+            wait.until(lambda _driver: check())
+        except TimeoutException:
+            raise AssertionError(
+                f"timed out waiting for {what}; page: {self.text()[:500]}"
+            ) from None
 
     def sign_in_by_keyboard(self, name: str) -> None:
         from selenium.webdriver.common.keys import Keys
