@@ -42,6 +42,11 @@ TEAM_SHOP = ""
 TICK = timedelta(microseconds=1)
 
 PRUNE_EVERY = timedelta(hours=1)
+SHOP_RULES_EVERY = timedelta(minutes=1)
+"""The shop-level rules are judged when the chat watermark has moved (presence is their
+evidence, read up to it) and at least this often (what depends on the time alone, a
+handover due), not at every tick: a thousand shops judged every few seconds from days of
+presence would take most of a core."""
 
 
 @dataclass(slots=True)
@@ -98,6 +103,8 @@ class ShopEvaluator:
         self.failure: str | None = None
         """Why the last evaluation failed (a storage fault), or None: readiness reads it."""
         self.started = False
+        self.shop_judged: tuple[datetime, datetime] | None = None
+        """The chat watermark and the time of the last judgement of the shop-level rules."""
 
     def forget(self) -> None:
         """Forget everything held in memory (the shop's lease moved to another process and
@@ -110,6 +117,7 @@ class ShopEvaluator:
         self.pruned_at = None
         self.failure = None
         self.started = False
+        self.shop_judged = None
 
     def new_data(self, stream: Stream, records: Sequence[Any]) -> None:
         """Called by the poller with newly stored orders or messages."""
@@ -141,7 +149,11 @@ class ShopEvaluator:
         try:
             if buyers:
                 await self._evaluate(buyers, marks, now, horizon_start)
-            await self._evaluate_shop(marks, now, horizon_start)
+            judged = self.shop_judged
+            chat = marks.chat.watermark
+            if judged is None or judged[0] != chat or now - judged[1] >= SHOP_RULES_EVERY:
+                await self._evaluate_shop(marks, now, horizon_start)
+                self.shop_judged = (chat, now)
         except BaseException as error:
             # Nothing is marked done before it is durably written: every buyer of this tick
             # is looked at again next time (the ledger's keys make a repeat harmless).
