@@ -57,6 +57,8 @@ def _default(rule: Rule) -> str:
         value = getattr(options, key, None)
         if isinstance(value, timedelta) and not options.within:
             return f"{key} = {_duration(value)}; {options.penalty()}"
+    if not options.within:  # judged message by message (CS106, CS107): no time limit
+        return str(options.penalty())
     minutes = int(options.within.total_seconds() // 60)
     return f"within = {minutes} min; {options.penalty()}"
 
