@@ -192,6 +192,9 @@ class BusinessCalendar:
         )
         self._regular_windows = self._build_regular_windows()
         self._day_slots = functools.lru_cache(maxsize=_DAY_CACHE_SIZE)(self._compute_day_slots)
+        self._working: dict[tuple[tuple[datetime, str], ...], list[str]] = {}
+        """Who works a given set of slots: every breach asks at its own deadline, and the
+        deadlines of one shift all land on the same slots."""
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -423,11 +426,18 @@ class BusinessCalendar:
         return listed and slot.interval.day.weekday() not in self._days_off.get(agent, ())
 
     def _agents_working(self, slots: Iterable[_Slot]) -> list[str]:
-        names: set[str] = set()
-        for slot in slots:
-            candidates = self._known_agents if slot.open_roster else slot.interval.agents
-            names.update(agent for agent in candidates if self._works(slot, agent))
-        return sorted(names)
+        chosen = tuple(slots)
+        key = tuple((slot.interval.start, slot.interval.shift) for slot in chosen)
+        known = self._working.get(key)
+        if known is None:
+            names: set[str] = set()
+            for slot in chosen:
+                candidates = self._known_agents if slot.open_roster else slot.interval.agents
+                names.update(agent for agent in candidates if self._works(slot, agent))
+            if len(self._working) >= _DAY_CACHE_SIZE:
+                self._working.clear()
+            known = self._working[key] = sorted(names)
+        return list(known)
 
 
 def _union_length(intervals: Iterable[Interval], start: datetime, end: datetime) -> timedelta:

@@ -112,8 +112,14 @@ def is_offline(moment: datetime, evidence: Evidence) -> bool:
     return evidence.presence.any_online(moment) is False
 
 
-def episodes(conversation: list[Message], evidence: Evidence) -> list[OfflineEpisode]:
-    """Cut the buyer's conversation into offline episodes (oldest first)."""
+def episodes(evidence: Evidence) -> list[OfflineEpisode]:
+    """The buyer's offline episodes (oldest first), cut once per evidence: CS104 reads them
+    too, to leave their messages to this rule."""
+    return evidence.derived("cs102.episodes", _cut_episodes)
+
+
+def _cut_episodes(evidence: Evidence) -> list[OfflineEpisode]:
+    conversation = evidence.conversation()
     found: list[OfflineEpisode] = []
     current: list[Message] = []
     for msg in conversation:
@@ -130,7 +136,7 @@ def episodes(conversation: list[Message], evidence: Evidence) -> list[OfflineEpi
 
 def evaluate(evidence: Evidence, options: Options) -> list[Outcome]:
     outcomes: list[Outcome] = []
-    for episode in episodes(evidence.conversation(), evidence):
+    for episode in episodes(evidence):
         reply = episode.reply
 
         def record(

@@ -205,9 +205,7 @@ def waiting_episodes(
 ) -> list[WaitingEpisode]:
     """Cut the buyer's conversation into waiting episodes (oldest first), exempt ones left
     out. Messages of CS102's offline episodes are CS102's and never part of one."""
-    offline = {
-        m.id for episode in offline_episodes(conversation, evidence) for m in episode.messages
-    }
+    offline = {m.id for episode in offline_episodes(evidence) for m in episode.messages}
     found: list[WaitingEpisode] = []
     current: list[Message] = []
     exempt_until: datetime | None = None

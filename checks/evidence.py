@@ -9,13 +9,15 @@ principle of SPEC §2.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import TypeVar, cast
 
 from checks.business_time import BusinessCalendar
 from connectors.model import AgentPresence, Direction, Message, Order, PresenceStatus
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,6 +94,15 @@ class Evidence:
     _derived: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
     """Sorted views computed once per evidence: every rule and the attribution read them.
     Callers must not mutate what they get back."""
+
+    def derived(self, key: str, compute: Callable[[Evidence], T]) -> T:
+        """``compute(self)`` once per evidence under ``key``: a view several rules read (the
+        offline episodes CS102 and CS104 both cut) is worked out once per buyer."""
+        if key in self._derived:
+            return cast(T, self._derived[key])
+        value = compute(self)
+        self._derived[key] = value
+        return value
 
     def versions_by_order(self) -> Mapping[str, list[Order]]:
         """Each of this buyer's orders' observed versions, oldest first.

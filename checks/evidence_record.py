@@ -12,6 +12,7 @@ in the rule's module.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -190,9 +191,17 @@ class GenericEvidence(BreachEvidence):
         )
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _to_json(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:  # most values: checked first, every breach of a back-fill comes here
+        return value
+    if kind is tuple or kind is list:
+        return [_to_json(v) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: _to_json(getattr(value, name)) for name in _field_names(kind)}
     if isinstance(value, tuple | list):
         return [_to_json(v) for v in value]
     return value
@@ -220,3 +229,9 @@ def _from_json(hint: Any, value: Any) -> Any:
                 values[f.name] = None  # written by an older version: shown as unknown
         return hint(**values)
     return value
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A record class's field names, looked up once: every breach of a backfill is written."""
+    return tuple(f.name for f in dataclasses.fields(cls))

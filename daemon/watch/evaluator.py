@@ -9,7 +9,7 @@ harmless.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +42,9 @@ TEAM_SHOP = ""
 TICK = timedelta(microseconds=1)
 
 PRUNE_EVERY = timedelta(hours=1)
+LOG_EACH_UP_TO = 20
+"""A batch with more changes than this (a back-fill) is logged as one line of counts per
+rule; each violation still goes to the debug log and, with its evidence, to the ledger."""
 SHOP_RULES_EVERY = timedelta(minutes=1)
 """The shop-level rules are judged when the chat watermark has moved (presence is their
 evidence, read up to it) and at least this often (what depends on the time alone, a
@@ -279,10 +282,16 @@ class ShopEvaluator:
         """Write a batch's findings in two transactions, then tell metrics and listeners.
         ``shop`` is where they are recorded: this shop, or ``""`` for the team's (CS108)."""
         shop = self.shop if shop is None else shop
-        for outcome in await self.ledger.record_undecidable_many(shop, found.undecidable, now):
+        undecidable = await self.ledger.record_undecidable_many(shop, found.undecidable, now)
+        each = log.info if len(undecidable) <= LOG_EACH_UP_TO else log.debug
+        reasons: Counter[str] = Counter()
+        for outcome in undecidable:
             rule, subject = outcome.subject.rule, outcome.subject.id
             self.metrics.undecidable.labels(shop, rule, outcome.reason).inc()
-            log.info("undecidable", shop=shop, rule=rule, subject=subject, reason=outcome.reason)
+            reasons[f"{rule} {outcome.reason}"] += 1
+            each("undecidable", shop=shop, rule=rule, subject=subject, reason=outcome.reason)
+        if len(undecidable) > LOG_EACH_UP_TO:
+            log.info("undecidable", shop=shop, subjects=len(undecidable), by_rule=dict(reasons))
         recorded_all = await self.ledger.record_many(shop, found.breaches, now)
         self.settled.update(found.settle)
         changed = [
@@ -290,6 +299,8 @@ class ShopEvaluator:
             for breach, recorded in zip(found.breaches, recorded_all, strict=True)
             if recorded.new or recorded.escalated or recorded.ended
         ]
+        each = log.info if len(changed) <= LOG_EACH_UP_TO else log.debug
+        summary: Counter[tuple[str, str]] = Counter()
         for breach, recorded in changed:
             label = (shop, breach.subject.rule, self.metrics.agent_label(breach.agent))
             self.metrics.ledger.add(label, count=int(recorded.new), points=recorded.points_delta)
@@ -297,7 +308,8 @@ class ShopEvaluator:
                 what = "violation recorded"
             else:
                 what = "violation escalated" if recorded.escalated else "violation ended"
-            log.info(
+            summary[(breach.subject.rule, what.removeprefix("violation "))] += 1
+            each(
                 what,
                 shop=shop,
                 rule=breach.subject.rule,
@@ -308,6 +320,13 @@ class ShopEvaluator:
                 tier=breach.tier,
                 points=breach.points,
                 deadline=breach.deadline.isoformat(),
+            )
+        if len(changed) > LOG_EACH_UP_TO:
+            log.info(
+                "violations recorded",
+                shop=shop,
+                changes=len(changed),
+                by_rule={f"{rule} {what}": n for (rule, what), n in sorted(summary.items())},
             )
         if changed:
             for listener in self.listeners:
