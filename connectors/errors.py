@@ -45,6 +45,8 @@ class BadResponse(ConnectorError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
+        self.detail = message
+        """The message without the field, for a report that names the field apart."""
 
 
 class Unsupported(ConnectorError):

@@ -116,6 +116,26 @@ class PresenceEvent:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejected:
+    """One record of a page refused on its own (an unknown status, a missing id), while the
+    page's other records are kept: what was wrong, never the record's content.
+
+    ``reason`` is a short, bounded word for a metric label (the field's path inside the record
+    without indices, e.g. ``displayFinancialStatus`` or ``transactions.kind``): never an order
+    or buyer id. ``key`` says which evidence the missing record belongs to, so that no rule
+    decides against a buyer on what is left of it: the order's id on an orders stream, the
+    conversation's id on a chat stream; ``None`` when the record did not even say that."""
+
+    field: str
+    """Where in the page: ``orders.nodes[3].displayFinancialStatus``."""
+    error: str
+    """What was wrong and what to do, without the field (e.g. "'PENDING_REVIEW' is not one of
+    …")."""
+    reason: str
+    key: str | None
+
+
 T = TypeVar("T")
 
 
@@ -130,3 +150,6 @@ class Page(Generic[T]):
     (the ``files`` chat source: the end of the exported periods contiguous from ``since``).
     The stream's watermark must not pass it; ``None`` sets no bound beyond the poll's own
     (its start minus ``settle``)."""
+    rejected: tuple[Rejected, ...] = ()
+    """Records of this page refused one by one (see :class:`Rejected`); the page itself was
+    sound. A problem of the page (not JSON, no paging keys) raises instead."""

@@ -6,12 +6,14 @@ line says exactly what drifted (``orders[3].paid_at: expected RFC 3339 with offs
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.errors import BadResponse
+from connectors.model import Rejected
 
 _MISSING = object()
 
@@ -126,6 +128,25 @@ def items(body: object, key: str) -> list[Any]:
     if not isinstance(value, list):
         raise BadResponse("expected a list", field=key)
     return value
+
+
+_INDEX = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+_REASON = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")
+
+
+def rejected(error: BadResponse, record: str, key: str | None) -> Rejected:
+    """The record at ``record`` (``orders.nodes[3]``) refused for ``error``. Its metric reason
+    is the field's path inside the record with indices dropped (``transactions.kind``): a word
+    the parser chose, never a value from the platform; ``record`` when there is none."""
+    where = error.field or record
+    inner = where.removeprefix(record) if where.startswith(record) else where
+    reason = _INDEX.sub("", inner).strip(".")
+    return Rejected(
+        field=where,
+        error=error.detail,
+        reason=reason if _REASON.fullmatch(reason) else "record",
+        key=key,
+    )
 
 
 def rfc3339(moment: datetime) -> str:

@@ -39,7 +39,7 @@ from typing import Any
 
 from connectors import identity, wire
 from connectors.errors import BadResponse
-from connectors.model import Direction, Message, PresenceStatus
+from connectors.model import Direction, Message, PresenceStatus, Rejected
 
 INCOMING, OUTGOING, ACTIVITY, TEMPLATE = 0, 1, 2, 3
 HUMAN_SENDER = "user"
@@ -85,12 +85,14 @@ class Conversation:
 class ListedMessage:
     """Any entry of a conversation's message list, with what paging backwards needs.
 
-    ``message`` is ``None`` for activity entries and private notes.
+    ``message`` is ``None`` for activity entries, private notes and refused messages.
     """
 
     id: int
     sent_at: datetime
     message: Message | None
+    rejected: Rejected | None = None
+    """Why the message was refused alone (its id and time, which paging needs, did read)."""
 
 
 def epoch(raw: Any, key: str, where: str) -> datetime | None:
@@ -222,15 +224,20 @@ def _sent_at(raw: Any, where: str) -> datetime:
 
 
 def messages(body: Any, conversation: Conversation) -> list[ListedMessage]:
+    """The entries of one messages answer. An entry whose id or time does not read fails the
+    answer (paging back depends on them); one that fails otherwise (an unknown
+    ``message_type``, a sender without an id) is refused alone, keyed by its conversation."""
     listed = []
     for i, raw in enumerate(wire.items(body, "payload")):
         where = f"conversations[{conversation.id}].payload[{i}]"
+        message_id = wire.integer(raw, "id", where, low=1, high=2**63 - 1)
+        sent_at = _sent_at(raw, where)
+        try:
+            message, refused = _message(raw, where, conversation), None
+        except BadResponse as error:
+            message, refused = None, wire.rejected(error, where, conversation.id)
         listed.append(
-            ListedMessage(
-                id=wire.integer(raw, "id", where, low=1, high=2**63 - 1),
-                sent_at=_sent_at(raw, where),
-                message=_message(raw, where, conversation),
-            )
+            ListedMessage(id=message_id, sent_at=sent_at, message=message, rejected=refused)
         )
     return listed
 

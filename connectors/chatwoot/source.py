@@ -24,7 +24,9 @@ twice, never skipped.
 
 **Messages.** For each conversation active at or after ``since``, its messages from the newest
 back to ``since`` (20 per request, with ``before=<id>``). Every request is a single attempt;
-any failure fails the page, which the poller retries with the same token.
+any failure fails the page, which the poller retries with the same token. A message whose id
+and time read but which fails otherwise (an unknown ``message_type``) is refused alone
+(``Page.rejected``, keyed by its conversation) and the others are kept.
 
 Presence: Chatwoot reports each agent's current status but not since when. ``since`` is the
 time of the first fetch that saw the current status; the change happened at some point between
@@ -43,7 +45,7 @@ from connectors.chatwoot.client import ChatwootClient
 from connectors.chatwoot.normalize import BuyerKey, Conversation
 from connectors.clock import Clock, utc_now
 from connectors.errors import BadResponse
-from connectors.model import AgentPresence, Message, Page, PresenceStatus
+from connectors.model import AgentPresence, Message, Page, PresenceStatus, Rejected
 
 MIN_VERSION = (1, 21, 0)
 UPDATED_WITHIN_FROM = (3, 7, 0)
@@ -104,8 +106,10 @@ class ChatwootChatSource:
         page = _page_no(page_token)
         body = await self._client.conversations(page=page, inbox_id=self._inbox_id)
         active = self._active(body, since)
-        items = await self._messages_of(active, since)
-        return Page(items=items, next_page_token=str(page + 1) if active else None)
+        items, rejected = await self._messages_of(active, since)
+        return Page(
+            items=items, next_page_token=str(page + 1) if active else None, rejected=rejected
+        )
 
     async def _checked_version(self) -> tuple[int, int, int]:
         if self.version is None:
@@ -135,9 +139,11 @@ class ChatwootChatSource:
             raise BadResponse("not a token this source issued", field="page_token")
         start = int(offset)
         end = start + CONVERSATIONS_PER_PAGE
-        items = await self._messages_of(window.active[start:end], since)
+        items, rejected = await self._messages_of(window.active[start:end], since)
         more = end < len(window.active)
-        return Page(items=items, next_page_token=f"{WINDOW}{end}" if more else None)
+        return Page(
+            items=items, next_page_token=f"{WINDOW}{end}" if more else None, rejected=rejected
+        )
 
     def _active(self, body: object, since: datetime) -> list[Conversation]:
         return [
@@ -148,22 +154,30 @@ class ChatwootChatSource:
 
     async def _messages_of(
         self, conversations: Sequence[Conversation], since: datetime
-    ) -> tuple[Message, ...]:
+    ) -> tuple[tuple[Message, ...], tuple[Rejected, ...]]:
+        """The conversations' messages since ``since``, and those refused one by one."""
         found: dict[str, Message] = {}
+        rejected: list[Rejected] = []
         for conversation in conversations:
-            for message in await self._messages_since(conversation, since):
-                found[message.id] = message
-        return tuple(sorted(found.values(), key=lambda m: (m.sent_at, int(m.id))))
+            for listed in await self._messages_since(conversation, since):
+                if listed.message is not None:
+                    found[listed.message.id] = listed.message
+                elif listed.rejected is not None:
+                    rejected.append(listed.rejected)
+        messages = tuple(sorted(found.values(), key=lambda m: (m.sent_at, int(m.id))))
+        return messages, tuple(rejected)
 
-    async def _messages_since(self, conversation: Conversation, since: datetime) -> list[Message]:
-        found: list[Message] = []
+    async def _messages_since(
+        self, conversation: Conversation, since: datetime
+    ) -> list[normalize.ListedMessage]:
+        found: list[normalize.ListedMessage] = []
         before: int | None = None
         while True:
             body = await self._client.messages(conversation.id, before=before)
             batch = normalize.messages(body, conversation)
             if not batch:
                 return found
-            found.extend(m.message for m in batch if m.message and m.sent_at >= since)
+            found.extend(m for m in batch if m.sent_at >= since)
             oldest = min(batch, key=lambda listed: listed.id)
             if oldest.sent_at < since:
                 return found

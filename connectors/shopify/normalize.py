@@ -13,9 +13,9 @@ Shopify keeps payment, cancellation and fulfilment apart; an order's status is d
 ``AUTHORIZED`` counts as paid: with manual capture every order stays authorized until the shop
 captures it, and the buyer has nothing left to do — chasing them for payment (CS101) would be
 wrong. The field is nullable in the schema; null (no payment state shown) is read as nothing
-owed. A value outside the enum rejects the page (it cannot happen on the pinned version: a
-GraphQL enum changes only with a new version); an unknown fulfilment status reads as not
-shipped, which no rule depends on.
+owed. A value outside the enum rejects that order alone (it cannot happen on the pinned
+version: a GraphQL enum changes only with a new version); an unknown fulfilment status reads
+as not shipped, which no rule depends on.
 
 Shopify has no paid-at time: :func:`paid_at` takes the earliest successful sale, capture or
 authorization among the order's transactions, which the orders query selects with the order.
@@ -306,6 +306,22 @@ def order(raw: Any, where: str, rules: ShopifyRules) -> Order:
         currency=currency,
         buyer_identified=who.identified,
     )
+
+
+def order_key(raw: Any) -> str | None:
+    """The order's id if it can be read, for a record refused for another field."""
+    try:
+        return _legacy_id(raw, "order")
+    except BadResponse:
+        return None
+
+
+def checkout_key(raw: Any) -> str | None:
+    """The checkout's record id (``checkout:<id>``) if it can be read."""
+    try:
+        return checkout_id(raw, "checkout")
+    except BadResponse:
+        return None
 
 
 def checkout_id(raw: Any, where: str) -> str:

@@ -11,7 +11,10 @@ A poll lists, with cursor paging (``pageInfo { hasNextPage endCursor }``):
    made an order, only a checkout.
 
 The page token carries the listing, its search bound and the cursor, so a retried page asks
-exactly the same query. Within a page records are sorted by ``updated_at``.
+exactly the same query. Within a page records are sorted by ``updated_at``. A node that does
+not read (an unknown ``displayFinancialStatus`` on another ``api_version``, a missing field) is
+refused alone and handed to the poller in ``Page.rejected`` with its id where readable; the
+page's other records are kept. A page whose connection does not read fails whole.
 
 **Pacing.** Every answer reports the cost bucket (:mod:`connectors.shopify.throttle`). Before
 a query the source predicts the bucket from the latest report and the restore rate; when the
@@ -43,7 +46,7 @@ import structlog
 from connectors import wire
 from connectors.clock import Clock, utc_now
 from connectors.errors import BadResponse, RateLimited
-from connectors.model import Order, Page
+from connectors.model import Order, Page, Rejected
 from connectors.shopify import normalize, queries
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.normalize import BuyerKey, ShopifyRules
@@ -61,15 +64,20 @@ class Listing:
     operation: str
     document: Callable[[BuyerKey], str]
     record: Callable[[object, str, ShopifyRules], Order]
+    key: Callable[[object], str | None]
+    """The record's id, read leniently: which order a refused record was."""
 
 
-ORDERS = Listing("orders", "orders", queries.ORDERS, queries.orders, normalize.order)
+ORDERS = Listing(
+    "orders", "orders", queries.ORDERS, queries.orders, normalize.order, normalize.order_key
+)
 CHECKOUTS = Listing(
     "checkouts",
     "abandonedCheckouts",
     queries.CHECKOUTS,
     queries.abandoned_checkouts,
     normalize.checkout,
+    normalize.checkout_key,
 )
 LISTINGS = {listing.name: listing for listing in (ORDERS, CHECKOUTS)}
 
@@ -171,14 +179,20 @@ class ShopifyOrderSource:
         finally:
             self._observe(listing)
         page = normalize.connection(answer.data, listing.root)
-        orders = [
-            listing.record(raw, f"{listing.root}.nodes[{i}]", self._rules)
-            for i, raw in enumerate(page.nodes)
-        ]
+        orders: list[Order] = []
+        rejected: list[Rejected] = []
+        for i, raw in enumerate(page.nodes):
+            where = f"{listing.root}.nodes[{i}]"
+            try:
+                orders.append(listing.record(raw, where, self._rules))
+            except BadResponse as error:  # this record's own fault: the others are kept
+                rejected.append(wire.rejected(error, where, listing.key(raw)))
         self._check_identity(listing, orders, answer.withheld)
         orders.sort(key=lambda order: (order.updated_at, order.id))
         return Page(
-            items=tuple(orders), next_page_token=self._next(listing, bound, page.end_cursor, since)
+            items=tuple(orders),
+            next_page_token=self._next(listing, bound, page.end_cursor, since),
+            rejected=tuple(rejected),
         )
 
     def _next(

@@ -8,7 +8,8 @@ Status mapping (research §1.5/§6)::
     TRADE_FINISHED                                                           → completed
     TRADE_CLOSED (refunded after payment), TRADE_CLOSED_BY_TAOBAO (unpaid)   → closed
 
-An unknown status rejects the page: guessing could turn an unpaid order into a paid one.
+An unknown status rejects the trade (never guessed: that could turn an unpaid order into a
+paid one); the page's other trades are kept.
 """
 
 from __future__ import annotations
@@ -120,6 +121,14 @@ def tid(trade: Mapping[str, Any], where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
         raise BadResponse("expected an integer id", field=f"{where}.tid")
     return str(value)
+
+
+def trade_key(trade: Mapping[str, Any]) -> str | None:
+    """The trade id if it can be read, for a trade refused for another field."""
+    try:
+        return tid(trade, "trade")
+    except BadResponse:
+        return None
 
 
 def modified(trade: Mapping[str, Any], where: str) -> datetime:

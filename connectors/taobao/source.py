@@ -6,7 +6,9 @@ then calls ``taobao.trade.fullinfo.get`` once for each listed trade that may car
 message the list did not return. Every request is a single attempt; if any fails the whole
 page fails and the poller retries it with the same token. Details already read are kept by
 ``(tid, modified)``, so a retried page, or the overlap window re-read by the next poll, does
-not pay for them again.
+not pay for them again. A trade that does not read (an unknown status, a paid status without
+a pay time, a missing id) is refused alone (``Page.rejected``, with its id where readable) and
+the page's other trades are kept.
 
 **Bans.** TOP answers an exhausted call limit with a ban of N seconds (code 7 and its kin:
 "This ban will last for N more seconds"; N reaches tens of thousands of seconds when the app's
@@ -23,9 +25,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from connectors import wire
 from connectors.clock import Clock, utc_now
-from connectors.errors import RateLimited
-from connectors.model import Order, Page
+from connectors.errors import BadResponse, RateLimited
+from connectors.model import Order, Page, Rejected
 from connectors.taobao import localtime, normalize
 from connectors.taobao.client import TaobaoClient
 from connectors.taobao.cursor import Cursor
@@ -33,6 +36,14 @@ from connectors.taobao.normalize import BuyerKey
 
 MAX_PAGE_SIZE = 100
 DETAIL_CACHE_SIZE = 4096
+
+
+class _DetailFailed(Exception):
+    """A ``fullinfo`` answer that does not read: the request's failure, not the trade's."""
+
+    def __init__(self, error: BadResponse) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class TaobaoOrderSource:
@@ -70,11 +81,20 @@ class TaobaoOrderSource:
         if cursor.page_no is None and page_count > 1:
             # Page 1 of a multi-page window is read again last, after the older pages.
             return Page(items=(), next_page_token=cursor.at_page(page_count).encode())
-        orders = [
-            await self._order(trade, f"trades.trade[{i}]") for i, trade in enumerate(listing.trades)
-        ]
+        orders: list[Order] = []
+        rejected: list[Rejected] = []
+        for i, trade in enumerate(listing.trades):
+            read = await self._order(trade, f"trades.trade[{i}]")
+            if isinstance(read, Rejected):
+                rejected.append(read)
+            else:
+                orders.append(read)
         orders.sort(key=lambda order: (order.updated_at, order.id))
-        return Page(items=tuple(orders), next_page_token=self._after(cursor, page_no))
+        return Page(
+            items=tuple(orders),
+            next_page_token=self._after(cursor, page_no),
+            rejected=tuple(rejected),
+        )
 
     def _after(self, cursor: Cursor, page_no: int) -> str | None:
         if page_no > 1:
@@ -95,19 +115,29 @@ class TaobaoOrderSource:
         content = await self._call(normalize.LIST_METHOD, params)
         return normalize.trade_list(content, page_no=page_no, page_size=self._page_size)
 
-    async def _order(self, trade: Mapping[str, Any], where: str) -> Order:
-        if normalize.needs_detail(trade):
-            key = (normalize.tid(trade, where), str(trade.get("modified")))
-            detail = self._details.get(key) or await self._detail(key[0])
-            trade = normalize.with_detail(trade, detail, where)
-            self._remember(key, detail)  # only once it proved consistent with the list
-        return normalize.order(trade, where, buyer_key=self._buyer_key)
+    async def _order(self, trade: Mapping[str, Any], where: str) -> Order | Rejected:
+        """The trade, or why it alone is refused. A failed ``fullinfo`` request is no fault
+        of the trade's: it fails the page, like the list request."""
+        try:
+            if normalize.needs_detail(trade):
+                key = (normalize.tid(trade, where), str(trade.get("modified")))
+                detail = self._details.get(key) or await self._detail(key[0])
+                trade = normalize.with_detail(trade, detail, where)
+                self._remember(key, detail)  # only once it proved consistent with the list
+            return normalize.order(trade, where, buyer_key=self._buyer_key)
+        except _DetailFailed as failed:
+            raise failed.error from None
+        except BadResponse as error:
+            return wire.rejected(error, where, normalize.trade_key(trade))
 
     async def _detail(self, tid: str) -> Mapping[str, Any]:
-        content = await self._call(
-            normalize.DETAIL_METHOD, {"tid": tid, "fields": normalize.TRADE_FIELDS}
-        )
-        return normalize.trade_detail(content)
+        try:
+            content = await self._call(
+                normalize.DETAIL_METHOD, {"tid": tid, "fields": normalize.TRADE_FIELDS}
+            )
+            return normalize.trade_detail(content)
+        except BadResponse as error:
+            raise _DetailFailed(error) from error
 
     async def _call(self, method: str, params: Mapping[str, str]) -> Mapping[str, Any]:
         """One TOP call, unless a ban is in force (see the module docstring)."""

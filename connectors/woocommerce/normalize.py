@@ -9,7 +9,8 @@ plugins add::
     cancelled, failed, refunded, trash     → closed (closed_at = date_modified_gmt)
 
 ``checkout-draft`` (a block checkout still in progress) is not an order yet and is skipped. Any
-other status rejects the page with a message naming ``status_map``.
+other status rejects that order (the page's others are kept) with a message naming
+``status_map``.
 
 ``_gmt`` times carry no offset although they are UTC; they are read as UTC.
 
@@ -136,6 +137,14 @@ def is_draft(raw: Any, where: str) -> bool:
 
 def id_of(raw: Any, where: str) -> str:
     return str(wire.integer(raw, "id", where, low=1, high=2**63 - 1))
+
+
+def order_key(raw: Any) -> str | None:
+    """The order's id if it can be read, for an order refused for another field."""
+    try:
+        return id_of(raw, "order")
+    except BadResponse:
+        return None
 
 
 def _status(raw: Any, where: str, rules: WooRules) -> OrderStatus:

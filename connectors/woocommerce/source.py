@@ -10,7 +10,9 @@ An order deleted for good is never seen.
 One call of :meth:`WooCommerceOrderSource.fetch_orders` reads one page of orders and, for each
 paid order with a buyer message on it (a CS103 subject), its private notes — one more request
 per such order; other orders' memos are not read. Every request is a single attempt; any
-failure fails the page, which the poller retries with the same token.
+failure fails the page, which the poller retries with the same token. An order that does not
+read (a status neither WooCommerce's nor in ``status_map``, a missing field) is refused alone
+(``Page.rejected``, with its id where readable) and the page's other orders are kept.
 
 **Memo follow-up.** Adding an order note probably does not change the order's
 ``date_modified`` (unverified), so ``modified_after`` polling alone would never see a memo
@@ -31,9 +33,10 @@ import json
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
+from connectors import wire
 from connectors.clock import Clock, utc_now
 from connectors.errors import BadResponse
-from connectors.model import Order, Page
+from connectors.model import Order, Page, Rejected
 from connectors.woocommerce import normalize
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.normalize import WooRules
@@ -94,11 +97,17 @@ class WooCommerceOrderSource:
             since=after, page=page, per_page=self._per_page, status=listing
         )
         orders: list[Order] = []
+        rejected: list[Rejected] = []
         for i, raw in enumerate(normalize.order_rows(response.body)):
             where = f"orders[{i}]"
-            if normalize.is_draft(raw, where):
+            try:
+                if normalize.is_draft(raw, where):
+                    continue
+                order = normalize.order(raw, where, self._rules)
+            except BadResponse as error:  # this order's own fault: the others are kept
+                rejected.append(wire.rejected(error, where, normalize.order_key(raw)))
                 continue
-            orders.extend(await self._versions(normalize.order(raw, where, self._rules), where))
+            orders.extend(await self._versions(order, where))
         next_token: str | None
         if page < response.total_pages:
             next_token = _encode(after, page + 1, listing)
@@ -109,7 +118,7 @@ class WooCommerceOrderSource:
             orders.extend(await self._follow_up_memos())
             self._first_poll_done = True
         orders.sort(key=lambda order: (order.updated_at, order.id))
-        return Page(items=tuple(orders), next_page_token=next_token)
+        return Page(items=tuple(orders), next_page_token=next_token, rejected=tuple(rejected))
 
     def _list_from(self, since: datetime) -> datetime:
         return since if self._first_poll_done else since - self._memo_recheck

@@ -28,7 +28,13 @@ from connectors.model import (
     PresenceStatus,
     Stream,
 )
-from daemon.store.tables import messages, order_versions, presence, stream_state
+from daemon.store.tables import (
+    messages,
+    order_versions,
+    presence,
+    rejected_records,
+    stream_state,
+)
 
 _CHUNK = 1000
 
@@ -57,6 +63,23 @@ class StreamState:
 class BuyerHistory:
     orders: list[Order]
     messages: list[Message]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RejectedKeys:
+    """The orders and conversations of a shop that lack a version a connector refused."""
+
+    orders: frozenset[str] = frozenset()
+    conversations: frozenset[str] = frozenset()
+
+    def touch(self, history: BuyerHistory) -> bool:
+        """Whether a buyer's evidence lacks a refused record: an order of theirs, or a
+        message in one of their conversations."""
+        if not (self.orders or self.conversations):
+            return False
+        return any(o.id in self.orders for o in history.orders) or any(
+            m.conversation_id in self.conversations for m in history.messages
+        )
 
 
 def _order_row(shop: str, order: Order, observed_at: datetime) -> dict[str, Any]:
@@ -190,6 +213,48 @@ class ObservationStore:
             stmt = dialect_insert(conn, presence).values(rows).on_conflict_do_nothing()
             result = await conn.execute(stmt)
         return result.rowcount or 0
+
+    async def save_rejected(
+        self, shop: str, stream: Stream, keys: Sequence[tuple[str, str]], observed_at: datetime
+    ) -> None:
+        """Remember refused records by ``(key, reason)``: the order (or conversation) that
+        lacks a version. Seen again, only ``last_seen_at`` moves."""
+        if not keys:
+            return
+        rows = [
+            {
+                "shop": shop,
+                "stream": stream.value,
+                "record_key": key,
+                "reason": reason,
+                "first_seen_at": observed_at,
+                "last_seen_at": observed_at,
+            }
+            for key, reason in dict(keys).items()
+        ]
+        async with self.engine.begin() as conn:
+            insert = dialect_insert(conn, rejected_records)
+            await conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["shop", "stream", "record_key"],
+                    set_={"last_seen_at": insert.excluded.last_seen_at},
+                ),
+                rows,
+            )
+
+    async def rejected_keys(self, shop: str, since: datetime) -> RejectedKeys:
+        """The records refused at or after ``since``, by stream."""
+        query = select(rejected_records.c.stream, rejected_records.c.record_key).where(
+            rejected_records.c.shop == shop, rejected_records.c.last_seen_at >= since
+        )
+        found: dict[str, set[str]] = {Stream.ORDERS.value: set(), Stream.CHAT.value: set()}
+        async with self.engine.connect() as conn:
+            for stream, key in await conn.execute(query):
+                found.setdefault(stream, set()).add(key)
+        return RejectedKeys(
+            orders=frozenset(found[Stream.ORDERS.value]),
+            conversations=frozenset(found[Stream.CHAT.value]),
+        )
 
     async def presence_since(self, shop: str, since: datetime) -> list[AgentPresence]:
         """Samples from ``since`` on, plus each agent's last sample before it (its state then)."""

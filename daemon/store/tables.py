@@ -118,6 +118,22 @@ messages = Table(
     Index(None, "shop", "sent_at"),
 )
 
+rejected_records = Table(
+    "rejected_records",
+    metadata,
+    # Records a connector refused alone while keeping the rest of their page (an order with an
+    # unknown status): the evidence of that order, or of that conversation on a chat stream,
+    # lacks a version, so no rule decides against its buyer (daemon/watch/judge.py). Keyed by
+    # the platform's order or conversation id; no content of the record is kept.
+    Column("shop", String(64), primary_key=True),
+    Column("stream", String(16), primary_key=True),
+    Column("record_key", String(128), primary_key=True),
+    Column("reason", String(64), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Index(None, "shop", "last_seen_at"),
+)
+
 presence = Table(
     "presence",
     metadata,

@@ -4,6 +4,11 @@ The one place where evidence is built and rules are run, shared by the evaluator
 records what it finds) and the what-if replay (which only counts it), so a replay gives
 exactly the verdicts production would. Each rule runs isolated: one that raises is logged
 and reported as failed for that buyer, and the other rules still judge.
+
+A buyer whose evidence lacks a record a connector refused (an order version with a status it
+did not know, a message it could not read: ``rejected_records``) gets no violation: the
+missing record might have been the payment or the reply. Each such breach is counted
+undecidable (``record_rejected``) instead.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from checks.options import RuleOptions
 from checks.presence import KnownSpan, PresenceSource, PresenceTimeline
 from checks.rule import Rule, Scope
 from checks.shop_evidence import HandoverNote, Leave, ShopEvidence
-from checks.subject import Outcome
+from checks.subject import Breach, Outcome, Undecidable
 from daemon.store.observations import BuyerHistory, ObservationStore, StreamState
 from daemon.store.people import PeopleBook
 from daemon.store.presence import EVENTS, SAMPLES, PresenceStore
@@ -32,6 +37,8 @@ log = structlog.get_logger("shopwatch.judge")
 
 BATCH = 500
 """Buyers whose histories are read in one query."""
+RECORD_REJECTED = "record_rejected"
+"""Why a breach is undecidable when the buyer's evidence lacks a refused record."""
 
 
 def watermarks(orders: StreamState | None, chat: StreamState | None) -> Watermarks | None:
@@ -189,13 +196,17 @@ class Judge:
         since: datetime,
     ) -> AsyncIterator[BatchVerdicts]:
         """The verdicts on ``buyers``, :data:`BATCH` at a time, from history since ``since``."""
+        rejected = await store.rejected_keys(self.shop, since)
         for first in range(0, len(buyers), BATCH):
             batch = buyers[first : first + BATCH]
             histories = await store.buyer_histories(self.shop, batch, since)
             found = BatchVerdicts()
             for buyer in batch:
                 evidence = self.evidence(buyer, histories[buyer], marks, presence, now)
-                found.buyers.append(self.judge(evidence, found.seconds))
+                judged = self.judge(evidence, found.seconds)
+                if rejected.touch(histories[buyer]):
+                    judged = _sparing(judged)
+                found.buyers.append(judged)
             yield found
 
     def evidence(
@@ -236,3 +247,24 @@ class Judge:
         return BuyerVerdicts(
             buyer=evidence.buyer_id, evidence=evidence, verdicts=verdicts, failed=failed
         )
+
+
+def _sparing(judged: BuyerVerdicts) -> BuyerVerdicts:
+    """The verdicts with every breach undecidable: the buyer's evidence lacks a record."""
+    return dataclasses.replace(
+        judged,
+        verdicts=[
+            dataclasses.replace(
+                verdict,
+                outcomes=[
+                    Undecidable(
+                        subject=outcome.subject, deadline=outcome.deadline, reason=RECORD_REJECTED
+                    )
+                    if isinstance(outcome, Breach)
+                    else outcome
+                    for outcome in verdict.outcomes
+                ],
+            )
+            for verdict in judged.verdicts
+        ],
+    )

@@ -243,6 +243,14 @@ class Metrics:
             ["shop", "stream"],
             registry=r,
         )
+        self.records_rejected = Counter(
+            "shopwatch_records_rejected",
+            "Records refused one by one while the rest of their page was kept (an order with "
+            "a status the connector does not know), by the field at fault; no rule decides "
+            "against their buyers.",
+            ["shop", "stream", "reason"],
+            registry=r,
+        )
         self.evaluation_seconds = Histogram(
             "shopwatch_rule_evaluation_seconds",
             "Time spent evaluating one rule over one tick's buyers.",

@@ -6,6 +6,13 @@ window is read again and de-duplicated by the store. A poll that fails on any pa
 unreachable, throttled past its retries, refused, or a page that fails validation —
 stores what it read but leaves the watermark where it was: nothing is decided on data
 that might be incomplete. Only this module retries; a connector makes one attempt.
+
+A record the connector refused alone (``Page.rejected``: an unknown status on one order) does
+not fail the poll: the rest of its page is stored, the record is logged and counted once
+(``shopwatch_records_rejected_total``) and its order or conversation remembered, so that the
+judge decides nothing against its buyer, and the watermark moves on. A page none of whose
+several records reads is the platform's format changing, not a bad record: it is rejected
+whole.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import contextlib
 import functools
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +42,11 @@ from daemon.watch.metrics import Metrics
 
 log = structlog.get_logger("shopwatch.poller")
 
+REMEMBERED_REJECTIONS = 4096
+"""Refused records recently logged and counted: the overlap re-read by the next polls brings
+the same ones again."""
+MAX_KEY = 128
+"""The longest order or conversation id the store keeps (longer ones match nothing)."""
 MAX_PAGES_PER_POLL = 5_000
 """A poll that has not reached the last page by then is refused (a platform whose paging
 never ends would otherwise keep one poll alive for ever); at the generic API's 500 items a
@@ -107,6 +120,8 @@ class StreamPoller:
         one if they are close enough. A new process has none, so a restart leaves a gap."""
         self._sampled: dict[str, PresenceStatus] | None = None
         self._pending_sample: dict[str, PresenceStatus] | None = None
+        self._refused: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        """(key, reason, error) of refused records already logged and counted."""
         self._log = log.bind(shop=shop, stream=self.stream.value, kind=settings.kind)
 
     @property
@@ -268,6 +283,8 @@ class StreamPoller:
             raise Unavailable(f"no complete answer within {limit:g} s (timeout)") from None
 
     async def _store(self, page: Page[Any], observed_at: datetime) -> None:
+        if page.rejected:
+            await self._refuse(page, observed_at)
         if page.complete_until is not None:
             bound = page.complete_until
             self._bound = bound if self._bound is None else min(self._bound, bound)
@@ -281,6 +298,42 @@ class StreamPoller:
             new = await self.store.save_messages(self.shop, page.items, observed_at)
         if new:
             self.on_new_data(self.shop, self.stream, new)
+
+    async def _refuse(self, page: Page[Any], observed_at: datetime) -> None:
+        """Records the connector refused alone: remembered for the judge, then logged and
+        counted once each. Several records and none read: the page is rejected whole."""
+        refused = page.rejected
+        if not page.items and len(refused) > 1:
+            raise BadResponse(
+                f"none of the page's {len(refused)} records reads (the first: "
+                f"{refused[0].error}): the platform's format changed, not one record",
+                field=refused[0].field,
+            )
+        keyed = [(r.key, r.reason) for r in refused if r.key is not None and len(r.key) <= MAX_KEY]
+        await self.store.save_rejected(self.shop, self.stream, keyed, observed_at)
+        what = "order" if self.stream is Stream.ORDERS else "conversation"
+        for record in refused:
+            mark = (record.key or "", record.reason, record.error)
+            if record.key is not None and mark in self._refused:
+                continue  # the same record, re-read in the overlap
+            self._refused[mark] = None
+            if len(self._refused) > REMEMBERED_REJECTIONS:
+                self._refused.popitem(last=False)
+            self.metrics.records_rejected.labels(*self.labels, record.reason).inc()
+            self._log.error(
+                "record rejected",
+                field=record.field,
+                reason=record.reason,
+                error=record.error,
+                **{what: record.key},
+                hint=(
+                    f"the rest of the page is kept; no rule decides against this {what}'s "
+                    "buyer (undecidable: record_rejected)"
+                    if record.key is not None
+                    else f"the rest of the page is kept; without a readable id the {what} "
+                    "cannot be told apart, so rules judge its buyer on what was stored"
+                ),
+            )
 
     async def _with_retries(self, request: Callable[[], Awaitable[T]]) -> T:
         """One request, bounded and retried like a page of the stream."""

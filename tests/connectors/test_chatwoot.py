@@ -251,13 +251,30 @@ def drifted_message(change: Callable[[dict[str, Any]], None]) -> Any:
 
 
 @pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda m: m.pop("message_type"), "message_type"),
+        (lambda m: m.update(message_type=4), "message_type"),
+        (lambda m: m.update(private="no"), "private"),
+        (lambda m: m.update(sender={"type": "user"}), "sender.id"),
+    ],
+)
+async def test_a_malformed_message_is_refused_alone_keyed_by_its_conversation(
+    chatwoot: FakeChatwoot, change: Callable[[dict[str, Any]], None], reason: str
+) -> None:
+    chatwoot.overrides["messages_412"] = drifted_message(change)
+    page = await make_source().fetch_messages(SINCE, None)
+    assert "98765" not in {m.id for m in page.items}
+    assert {"98771", "98772"} <= {m.id for m in page.items}, "the others are kept"
+    (refused,) = page.rejected
+    assert refused.field.startswith("conversations[412].payload[1].")
+    assert (refused.reason, refused.key) == (reason, "412")
+    assert "Buyer Wang" not in refused.error and "stock" not in refused.error
+
+
+@pytest.mark.parametrize(
     ("key", "body", "field"),
     [
-        (
-            "messages_412",
-            drifted_message(lambda m: m.pop("message_type")),
-            "conversations[412].payload[1].message_type",
-        ),
         (
             "messages_412",
             drifted_message(lambda m: m.update(created_at=0)),
@@ -270,8 +287,8 @@ def drifted_message(change: Callable[[dict[str, Any]], None]) -> Any:
         ),
         (
             "messages_412",
-            drifted_message(lambda m: m.update(private="no")),
-            "conversations[412].payload[1].private",
+            drifted_message(lambda m: m.pop("id")),
+            "conversations[412].payload[1].id",
         ),
         (
             "conversations_page1",
@@ -281,9 +298,11 @@ def drifted_message(change: Callable[[dict[str, Any]], None]) -> Any:
         ("conversations_page1", {"payload": []}, "body.data"),
     ],
 )
-async def test_schema_drift_rejects_the_page_naming_the_field(
+async def test_what_paging_needs_rejects_the_page_naming_the_field(
     chatwoot: FakeChatwoot, key: str, body: Any, field: str
 ) -> None:
+    """A message's id and time steer the paging back; a conversation list that does not
+    read is the page's own problem."""
     chatwoot.overrides[key] = body
     with pytest.raises(BadResponse) as caught:
         await make_source().fetch_messages(SINCE, None)

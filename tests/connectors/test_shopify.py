@@ -373,24 +373,74 @@ def test_the_documents_ask_only_for_the_configured_contact() -> None:
         (lambda o: o.update(tags="vip, memo:x"), "orders.nodes[0].tags"),
     ],
 )
-async def test_schema_drift_rejects_the_page_naming_the_field(
+async def test_a_malformed_order_is_refused_alone_naming_the_field(
     shop: respx.MockRouter, change: Callable[[dict[str, Any]], None], field: str
 ) -> None:
     raw = order_with()
     change(raw)
-    shop.post(GRAPHQL).mock(return_value=answer(one_page(raw)))
+    sound = order_with(legacyResourceId="5551234567999")
+    shop.post(GRAPHQL).mock(return_value=answer(one_page(raw, sound)))
+    page = await make_source().fetch_orders(SINCE, None)
+    assert [order.id for order in page.items] == ["5551234567999"], "the rest is kept"
+    (refused,) = page.rejected
+    assert refused.field == field
+    assert refused.reason == field.removeprefix("orders.nodes[0].").replace("[0]", "")
+    assert refused.key == (None if "legacyResourceId" in field else raw["legacyResourceId"])
+
+
+async def test_an_unknown_financial_status_refuses_that_order_and_names_the_known_ones(
+    shop: respx.MockRouter,
+) -> None:
+    """Issue 17: a value another api_version has must not stall the whole stream."""
+    pages = [
+        one_page(
+            order_with(legacyResourceId="1", displayFinancialStatus="PAID"),
+            order_with(legacyResourceId="2", displayFinancialStatus="PENDING_REVIEW"),
+            order_with(legacyResourceId="3", displayFinancialStatus="PENDING"),
+        )
+    ]
+    shop.post(GRAPHQL).mock(side_effect=Shop(*pages))
+    page = await make_source().fetch_orders(SINCE, None)
+    assert sorted(order.id for order in page.items) == ["1", "3"]
+    assert page.next_page_token is not None, "paging goes on: the checkouts follow"
+    (refused,) = page.rejected
+    assert (refused.field, refused.reason, refused.key) == (
+        "orders.nodes[1].displayFinancialStatus",
+        "displayFinancialStatus",
+        "2",
+    )
+    assert refused.error.startswith("'PENDING_REVIEW' is not one of AUTHORIZED, EXPIRED")
+    assert "example.com" not in refused.error
+
+
+async def test_a_connection_that_does_not_read_still_fails_the_page(
+    shop: respx.MockRouter,
+) -> None:
+    body = one_page(order_with())
+    del body["data"]["orders"]["pageInfo"]
+    shop.post(GRAPHQL).mock(return_value=answer(body))
     with pytest.raises(BadResponse) as caught:
         await make_source().fetch_orders(SINCE, None)
-    assert caught.value.field == field
+    assert caught.value.field == "orders.pageInfo"
 
 
-async def test_a_checkout_id_of_another_kind_is_drift(shop: respx.MockRouter) -> None:
+async def test_a_checkout_id_of_another_kind_is_refused_without_a_key(
+    shop: respx.MockRouter,
+) -> None:
     body = fixture("checkouts_page1.json")
     body["data"]["abandonedCheckouts"]["nodes"][0]["id"] = "gid://shopify/Order/1"
     shop.post(GRAPHQL).mock(side_effect=Shop(checkouts=body))
-    with pytest.raises(BadResponse) as caught:
-        await read_all(make_source())
-    assert caught.value.field == "abandonedCheckouts.nodes[0].id"
+    source = make_source()
+    token: str | None = None
+    refused = []
+    while True:
+        page = await source.fetch_orders(SINCE, token)
+        refused.extend(page.rejected)
+        if (token := page.next_page_token) is None:
+            break
+    assert [(r.field, r.reason, r.key) for r in refused] == [
+        ("abandonedCheckouts.nodes[0].id", "id", None)
+    ]
 
 
 # ---- buyer identity without protected customer data -----------------------------------------

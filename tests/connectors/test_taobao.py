@@ -438,10 +438,16 @@ def test_an_unknown_platform_error_names_its_code() -> None:
 
 
 def drifted(change: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, str]], Any]:
+    """A page of two trades whose first is changed; the second is sound."""
+
     def answer(form: dict[str, str]) -> Any:
         body = copy.deepcopy(fixture("increment_page3.json"))
-        body["trades_sold_increment_get_response"]["total_results"] = 1
-        change(body["trades_sold_increment_get_response"]["trades"]["trade"][0])
+        response = body["trades_sold_increment_get_response"]
+        trades = response["trades"]["trade"]
+        sound = dict(trades[0], tid=4012345678900009, tid_str="4012345678900009")
+        trades.append(sound)
+        response["total_results"] = len(trades)
+        change(trades[0])
         return body
 
     return answer
@@ -461,13 +467,30 @@ def drifted(change: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, str
         ),
     ],
 )
-async def test_schema_drift_rejects_the_page_naming_the_field(
+async def test_a_malformed_trade_is_refused_alone_naming_the_field(
     top: respx.MockRouter, change: Callable[[dict[str, Any]], None], field: str
 ) -> None:
     top.post(GATEWAY).mock(side_effect=Gateway(drifted(change)))
-    with pytest.raises(BadResponse) as caught:
-        await make_source().fetch_orders(NOW - timedelta(minutes=20), None)
-    assert caught.value.field == field
+    page = await make_source().fetch_orders(NOW - timedelta(minutes=20), None)
+    assert [order.id for order in page.items] == ["4012345678900009"]
+    (refused,) = page.rejected
+    assert refused.field == field
+    assert refused.reason == field.rsplit(".", 1)[1]
+    assert refused.key == "4012345678900001", "which order lacks a version"
+    assert "AAG-uid-1" not in refused.error, "no buyer data in the report"
+
+
+async def test_an_unknown_status_says_so_and_a_trade_without_an_id_has_no_key(
+    top: respx.MockRouter,
+) -> None:
+    def unknown_and_nameless(trade: dict[str, Any]) -> None:
+        trade.update(status="WAIT_SOMETHING_NEW")
+        del trade["tid"], trade["tid_str"]
+
+    top.post(GATEWAY).mock(side_effect=Gateway(drifted(unknown_and_nameless)))
+    (refused,) = (await make_source().fetch_orders(NOW - timedelta(minutes=20), None)).rejected
+    assert refused.error == "unknown trade status 'WAIT_SOMETHING_NEW'"
+    assert refused.key is None
 
 
 async def test_a_missing_list_inside_the_reported_total_is_drift(top: respx.MockRouter) -> None:

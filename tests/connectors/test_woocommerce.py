@@ -265,15 +265,22 @@ async def test_the_follow_up_ends_after_memo_recheck(shop: respx.MockRouter) -> 
 
 async def test_custom_statuses_are_mapped_or_named(shop: respx.MockRouter) -> None:
     shipped = {**fixture("orders_page1.json")[0], "status": "shipped"}
-    shop.get(ORDERS).mock(return_value=listing(shipped))
+    pending = fixture("orders_page1.json")[1]
+    shop.get(ORDERS).mock(return_value=listing(shipped, pending))
 
-    with pytest.raises(BadResponse, match="status_map") as caught:
-        await make_source().fetch_orders(SINCE, None)
-    assert caught.value.field == "orders[0].status"
+    page = await make_source().fetch_orders(SINCE, None)
+    assert [o.id for o in page.items] == ["728"], "the other order is kept"
+    (refused,) = page.rejected
+    assert (refused.field, refused.reason, refused.key) == ("orders[0].status", "status", "727")
+    assert refused.error == (
+        "unknown order status 'shipped'; map it with status_map, "
+        'e.g. status_map = { "shipped" = "paid" }'
+    )
 
     mapped = make_source(WooRules(status_map={"shipped": OrderStatus.SHIPPED}))
     page = await mapped.fetch_orders(SINCE, None)
-    assert {o.status for o in page.items} == {OrderStatus.SHIPPED}
+    assert {o.status for o in page.items} == {OrderStatus.SHIPPED, OrderStatus.AWAITING_PAYMENT}
+    assert page.rejected == ()
 
 
 async def test_a_refused_key_is_auth_failed(shop: respx.MockRouter) -> None:
@@ -301,15 +308,34 @@ async def test_a_throttling_host_is_rate_limited(shop: respx.MockRouter) -> None
         (lambda o: o.update(billing=None), "orders[0].billing"),
     ],
 )
-async def test_schema_drift_rejects_the_page_naming_the_field(
+async def test_a_malformed_order_is_refused_alone_naming_the_field(
     shop: respx.MockRouter, change: Callable[[dict[str, Any]], None], field: str
 ) -> None:
     raw = copy.deepcopy(fixture("orders_page1.json")[0])
     change(raw)
-    shop.get(ORDERS).mock(return_value=listing(raw))
+    shop.get(ORDERS).mock(return_value=listing(raw, fixture("orders_page1.json")[1]))
+    page = await make_source().fetch_orders(SINCE, None)
+    assert [o.id for o in page.items] == ["728"]
+    (refused,) = page.rejected
+    assert (refused.field, refused.key) == (field, "727")
+    assert refused.reason == field.removeprefix("orders[0].")
+
+
+async def test_an_order_without_an_id_is_refused_without_a_key(shop: respx.MockRouter) -> None:
+    nameless = {**fixture("orders_page1.json")[0], "id": None}
+    shop.get(ORDERS).mock(return_value=listing(nameless, fixture("orders_page1.json")[1]))
+    page = await make_source().fetch_orders(SINCE, None)
+    assert [o.id for o in page.items] == ["728"]
+    assert [(r.field, r.reason, r.key) for r in page.rejected] == [("orders[0].id", "id", None)]
+
+
+async def test_a_body_that_is_no_list_still_fails_the_page(shop: respx.MockRouter) -> None:
+    shop.get(ORDERS).mock(
+        return_value=httpx.Response(200, json={"orders": []}, headers={"X-WP-TotalPages": "1"})
+    )
     with pytest.raises(BadResponse) as caught:
         await make_source().fetch_orders(SINCE, None)
-    assert caught.value.field == field
+    assert caught.value.field == "orders"
 
 
 async def test_drift_in_notes_and_headers_is_named(shop: respx.MockRouter) -> None:

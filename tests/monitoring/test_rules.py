@@ -76,6 +76,7 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shopwatch_alert_send_failures_total": ("counter", ("receiver",)),
     # beyond the list, exported by daemon/watch/metrics.py
     "shopwatch_pages_rejected_total": ("counter", ("shop", "stream")),
+    "shopwatch_records_rejected_total": ("counter", ("shop", "stream", "reason")),
     "shopwatch_jobs_skipped_total": ("counter", ("task",)),
     "shopwatch_http_auth_failures_total": ("counter", ("reason",)),
     "shopwatch_agent_conversion_ratio": ("gauge", ("agent",)),
