@@ -55,6 +55,18 @@ class PresenceEventSource(Protocol):
         ...
 
 
+@runtime_checkable
+class ReportsBuyerIdentity(Protocol):
+    """An order source that can tell when the platform withholds the buyer's identity (the
+    configured ``buyer_key`` absent from every record of a page), e.g. Shopify without
+    protected customer data access."""
+
+    @property
+    def identity_problem(self) -> str | None:
+        """What the latest page said, with the fix; ``None`` while buyers are identified."""
+        ...
+
+
 Source = OrderSource | ChatSource
 
 

@@ -58,7 +58,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         problems = missing_secrets(settings)
         for problem in problems:
             print(f"secret not readable: {problem}", file=sys.stderr)
-        return 1 if problems else 0
+        from daemon.probe import probe
+
+        found, ok = asyncio.run(probe(settings))
+        for line in found:
+            print(line, file=sys.stderr)
+        print(f"live probe: {ok} stream{'s' if ok != 1 else ''} reachable, credentials accepted")
+        return 1 if problems or found else 0
     return 0
 
 
@@ -602,7 +608,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file (exit 0 or 1)")
     check.add_argument("file")
-    check.add_argument("--secrets", action="store_true", help="also check secret files")
+    check.add_argument(
+        "--secrets",
+        action="store_true",
+        help="also check secret files, and ask each platform once whether it answers and "
+        "accepts the credentials",
+    )
     check.add_argument("--shops", action="store_true", help="list every shop, one a line")
     check.set_defaults(func=cmd_check_config)
 

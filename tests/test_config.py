@@ -168,9 +168,14 @@ def test_check_config_secrets_flag_reports_unreadable_token_files(
     config = tmp_path / "c.toml"
     config.write_text(MINIMAL)
     assert main(["check-config", "--secrets", str(config)]) == 1
-    assert "shops.s.orders.token_file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "shops.s.orders.token_file" in err
+    assert "unreachable" not in err, "a stream whose token is unreadable is not probed"
     (tmp_path / "token").write_text("t")
-    assert main(["check-config", "--secrets", str(config)]) == 0
+    # Readable now, so the platform is asked (tests/test_check_config_probe.py): nothing
+    # listens on port 9.
+    assert main(["check-config", "--secrets", str(config)]) == 1
+    assert "shops.s.orders: unreachable: " in capsys.readouterr().err
 
 
 def test_a_missing_file_and_broken_toml_are_clear(tmp_path: Path) -> None:

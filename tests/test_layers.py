@@ -21,7 +21,7 @@ PACKAGES = ("checks", "connectors", "daemon")
 
 SHELL = tuple(
     f"daemon.{name}"
-    for name in ("cli", "service", "app", "http", "listener", "demo", "logs", "sdnotify")
+    for name in ("cli", "service", "app", "http", "listener", "demo", "logs", "sdnotify", "probe")
 )
 LEAVES = ("daemon.clock", "daemon.errors")
 """Importable by every layer of the daemon; they import nothing of the project."""

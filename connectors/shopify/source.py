@@ -155,8 +155,15 @@ class ShopifyOrderSource:
         self._bucket: Bucket | None = None
         self._cost: dict[str, float] = {}
         """The cost the latest query of each listing requested: the next one's estimate."""
-        self._unidentified: set[str] = set()
-        """Listings whose latest page identified no buyer (warned once)."""
+        self._unidentified: dict[str, str] = {}
+        """Listings whose latest page identified no buyer (warned once): what it means and
+        the fix."""
+
+    @property
+    def identity_problem(self) -> str | None:
+        """While the latest page of a listing identified no buyer: what that means and the
+        fix (the warning's text; ``check-config --secrets`` shows it too)."""
+        return next(iter(self._unidentified.values()), None)
 
     @property
     def bucket(self) -> Bucket | None:
@@ -241,27 +248,28 @@ class ShopifyOrderSource:
             return
         key = self._rules.buyer_key
         if any(order.buyer_identified for order in orders):
-            if listing.name in self._unidentified:
-                self._unidentified.discard(listing.name)
+            if self._unidentified.pop(listing.name, None) is not None:
                 log.info(
                     "shopify buyers identified again", listing=listing.name, buyer_key=key.value
                 )
             return
         if listing.name in self._unidentified:
             return
-        self._unidentified.add(listing.name)
         field, cause = _MISSING_ACCESS[key]
+        detail = (
+            f"none of the {len(orders)} {listing.name} on this page carries the buyer's "
+            f"{field}, so none can pair with a chat conversation: CS101 counts them "
+            f"undecidable (buyer_unidentified) instead of judging them; {cause}"
+        )
+        fix = _FIX if key is not BuyerKey.CUSTOMER_ID else "pair by e-mail or phone instead"
+        self._unidentified[listing.name] = f"{detail}. Fix: {fix}"
         log.warning(
             "shopify buyers not identified",
             listing=listing.name,
             buyer_key=key.value,
-            detail=(
-                f"none of the {len(orders)} {listing.name} on this page carries the buyer's "
-                f"{field}, so none can pair with a chat conversation: CS101 counts them "
-                f"undecidable (buyer_unidentified) instead of judging them; {cause}"
-            ),
+            detail=detail,
             withheld=list(withheld[:3]),
-            fix=_FIX if key is not BuyerKey.CUSTOMER_ID else "pair by e-mail or phone instead",
+            fix=fix,
         )
 
     async def aclose(self) -> None:
