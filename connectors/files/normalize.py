@@ -45,7 +45,7 @@ from connectors import wire
 from connectors.errors import BadResponse
 from connectors.files.coverage import Content, Period
 from connectors.generic import normalize as generic
-from connectors.model import AgentPresence, Message, PresenceStatus
+from connectors.model import Message, PresenceEvent, PresenceStatus
 
 MESSAGE_FIELDS = (
     "id",
@@ -90,7 +90,7 @@ class Export:
     name: str
     header: Header
     messages: tuple[Message, ...]
-    presence: tuple[AgentPresence, ...]
+    presence: tuple[PresenceEvent, ...]
 
 
 def is_export(name: str) -> bool:
@@ -146,7 +146,7 @@ def _ended(line: str, complete: bool) -> bool:
 
 def _read_jsonl(
     name: str, data: bytes
-) -> tuple[Header, tuple[Message, ...], tuple[AgentPresence, ...]]:
+) -> tuple[Header, tuple[Message, ...], tuple[PresenceEvent, ...]]:
     header: Header | None = None
     records = _Records(name)
     for lineno, line in enumerate(_text(name, data, "utf-8").splitlines(), 1):
@@ -218,12 +218,12 @@ def _period(start: datetime, end: datetime, where: str) -> Period:
     return Period(start, end)
 
 
-def _presence_event(raw: Any, where: str) -> AgentPresence:
-    wire.required_string(raw, "id", where)
-    return AgentPresence(
+def _presence_event(raw: Any, where: str) -> PresenceEvent:
+    return PresenceEvent(
+        id=wire.required_string(raw, "id", where),
         agent_id=wire.required_string(raw, "agent_id", where),
         status=wire.choice(raw, "status", where, PresenceStatus),
-        since=wire.instant(raw, "at", where),
+        at=wire.instant(raw, "at", where),
     )
 
 
@@ -232,7 +232,7 @@ def _presence_event(raw: Any, where: str) -> AgentPresence:
 
 def _read_csv(
     name: str, data: bytes, csv_format: CsvFormat
-) -> tuple[Header, tuple[Message, ...], tuple[AgentPresence, ...]]:
+) -> tuple[Header, tuple[Message, ...], tuple[PresenceEvent, ...]]:
     first, _, rest = _text(name, data, csv_format.encoding).partition("\n")
     reader = csv.reader(io.StringIO(rest, newline=""))
     names = [n.strip() for n in next(reader, [])]
@@ -317,7 +317,7 @@ class _Records:
     def __init__(self, name: str) -> None:
         self._name = name
         self._messages: dict[str, Message] = {}
-        self._events: dict[str, AgentPresence] = {}
+        self._events: dict[str, PresenceEvent] = {}
 
     def message(self, message: Message, header: Header, where: str) -> None:
         self._check(header, Content.MESSAGES, message.sent_at, f"{where}.sent_at")
@@ -325,13 +325,13 @@ class _Records:
         if known != message:
             raise BadResponse(f"message id {message.id!r} appears twice", field=f"{where}.id")
 
-    def presence(self, event: AgentPresence, header: Header, where: str) -> None:
-        self._check(header, Content.PRESENCE, event.since, f"{where}.at")
-        key = f"{event.agent_id}@{event.since.isoformat()}"
+    def presence(self, event: PresenceEvent, header: Header, where: str) -> None:
+        self._check(header, Content.PRESENCE, event.at, f"{where}.at")
+        key = f"{event.agent_id}@{event.at.isoformat()}"
         known = self._events.setdefault(key, event)
-        if known != event:
+        if known.status is not event.status:
             raise BadResponse(
-                f"agent {event.agent_id!r} has two statuses at {event.since.isoformat()}",
+                f"agent {event.agent_id!r} has two statuses at {event.at.isoformat()}",
                 field=f"{where}.at",
             )
 
@@ -351,5 +351,5 @@ class _Records:
     def messages(self) -> tuple[Message, ...]:
         return tuple(sorted(self._messages.values(), key=lambda m: (m.sent_at, m.id)))
 
-    def events(self) -> tuple[AgentPresence, ...]:
-        return tuple(sorted(self._events.values(), key=lambda e: (e.since, e.agent_id)))
+    def events(self) -> tuple[PresenceEvent, ...]:
+        return tuple(sorted(self._events.values(), key=lambda e: (e.at, e.id)))

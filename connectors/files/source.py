@@ -17,8 +17,12 @@ The first page of a poll (``page_token`` ``None``) does the work, in a worker th
    The poller keeps the watermark at or below it, so no rule judges a stretch no file covers;
    a gap before a later file is logged once, naming the missing stretch.
 
-Later pages are served from that poll's snapshot. Presence events (``at`` ≥ ``since``) come
-from the same snapshot through :meth:`FilesChatSource.fetch_presence`.
+Later pages are served from that poll's snapshot. With ``presence = true`` the exported
+presence events (``at`` ≥ ``since``) are an event stream
+(:class:`~connectors.base.PresenceEventSource`, as the generic API's ``/presence``), paged from
+the same snapshot: each event keeps its own time, so presence from files is as exact as the
+export, and the poller records it known exactly as far as the chat watermark, which the
+exported periods bound. Without it there is no presence (``None``), never a guess.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from connectors.files import coverage, normalize
 from connectors.files.client import ExportDirectory, FileStat
 from connectors.files.coverage import Content, Period
 from connectors.files.normalize import CsvFormat, Export, Header
-from connectors.model import AgentPresence, Message, Page
+from connectors.model import AgentPresence, Message, Page, PresenceEvent
 
 log = structlog.get_logger("shopwatch.files")
 
@@ -55,7 +59,7 @@ class _Snapshot:
     generation: int
     since: datetime
     messages: tuple[Message, ...]
-    presence: tuple[AgentPresence, ...]
+    presence: tuple[PresenceEvent, ...]
     complete_until: datetime
 
 
@@ -104,10 +108,35 @@ class FilesChatSource:
             complete_until=snapshot.complete_until,
         )
 
-    async def fetch_presence(self) -> list[AgentPresence] | None:
+    async def fetch_presence_events(
+        self, since: datetime, page_token: str | None
+    ) -> Page[PresenceEvent] | None:
+        """The exported presence events of this poll's snapshot, ascending by (``at``, id);
+        ``None`` when the stream does not import presence."""
         if not self._presence:
             return None
-        return list(self._snapshot.presence) if self._snapshot else []
+        snapshot = self._snapshot
+        if page_token is None and (snapshot is None or snapshot.since != since):
+            # The poller reads presence after the messages of the same poll; anyone else
+            # gets a snapshot of their own.
+            snapshot = self._snapshot = await asyncio.to_thread(self._read, since)
+        offset = 0 if page_token is None else self._offset(page_token, since)
+        assert snapshot is not None
+        end = offset + self._page_size
+        more = end < len(snapshot.presence)
+        return Page(
+            items=snapshot.presence[offset:end],
+            next_page_token=f"{snapshot.generation}:{end}" if more else None,
+            complete_until=snapshot.complete_until,
+        )
+
+    async def fetch_presence(self) -> list[AgentPresence] | None:
+        """The snapshot's events as statuses, for a caller that samples; the poller reads
+        :meth:`fetch_presence_events` instead."""
+        if not self._presence:
+            return None
+        events = self._snapshot.presence if self._snapshot else ()
+        return [AgentPresence(agent_id=e.agent_id, status=e.status, since=e.at) for e in events]
 
     async def aclose(self) -> None:
         self._imported.clear()
@@ -132,20 +161,20 @@ class FilesChatSource:
         self._refresh(since)
         live = [f.export for f in self._imported.values() if f.export is not None]
         messages: dict[str, Message] = {}
-        events: dict[tuple[str, datetime], AgentPresence] = {}
+        events: dict[tuple[str, datetime], PresenceEvent] = {}
         for export in sorted(live, key=lambda e: e.name):
             for message in export.messages:
                 if message.sent_at >= since:
                     messages.setdefault(message.id, message)
             for event in export.presence:
-                if event.since >= since:
-                    events.setdefault((event.agent_id, event.since), event)
+                if event.at >= since:
+                    events.setdefault((event.agent_id, event.at), event)
         self._generation += 1
         return _Snapshot(
             generation=self._generation,
             since=since,
             messages=tuple(sorted(messages.values(), key=lambda m: (m.sent_at, m.id))),
-            presence=tuple(sorted(events.values(), key=lambda e: (e.since, e.agent_id))),
+            presence=tuple(sorted(events.values(), key=lambda e: (e.at, e.id))),
             complete_until=self._complete_until(since),
         )
 

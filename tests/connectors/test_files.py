@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from connectors.base import SourceConfig
+from connectors.base import PresenceEventSource, SourceConfig
 from connectors.errors import BadResponse, Unavailable
 from connectors.files import coverage
 from connectors.files.client import ExportDirectory
@@ -172,6 +172,32 @@ async def test_a_presence_csv_covers_presence_only(tmp_path: Path) -> None:
     assert [p.status for p in presence] == [PresenceStatus.ONLINE, PresenceStatus.OFFLINE]
 
 
+async def test_exported_presence_is_an_event_stream_paged_like_messages(tmp_path: Path) -> None:
+    """Each event keeps its id and its own time (SPEC §5 ``/presence``), from the snapshot of
+    the poll, in (at, id) order, with the poll's bound."""
+    drop(tmp_path, "chat-2026-11-27.jsonl")
+    source = make_source(tmp_path, presence=True, page_size=3)
+    assert isinstance(source, PresenceEventSource)
+    await poll(source, DAY1)
+
+    first = await source.fetch_presence_events(DAY1, None)
+    assert first is not None
+    assert [(e.id, e.agent_id, e.status, e.at) for e in first.items] == [
+        ("p-0001", "a1", PresenceStatus.ONLINE, datetime(2026, 11, 27, 0, 29, 40, tzinfo=UTC)),
+        ("p-0002", "a1", PresenceStatus.AWAY, datetime(2026, 11, 27, 4, 0, tzinfo=UTC)),
+        ("p-0003", "a1", PresenceStatus.ONLINE, datetime(2026, 11, 27, 5, 0, tzinfo=UTC)),
+    ]
+    assert first.complete_until == DAY2
+    assert first.next_page_token is not None
+    second = await source.fetch_presence_events(DAY1, first.next_page_token)
+    assert second is not None
+    assert [e.id for e in second.items] == ["p-0004"] and second.next_page_token is None
+
+    later = await source.fetch_presence_events(DAY1 + timedelta(hours=12), None)
+    assert later is not None
+    assert [e.id for e in later.items] == ["p-0002", "p-0003", "p-0004"], "at ≥ since"
+
+
 async def test_without_presence_a_presence_file_is_refused_and_none_is_reported(
     tmp_path: Path,
 ) -> None:
@@ -182,6 +208,7 @@ async def test_without_presence_a_presence_file_is_refused_and_none_is_reported(
         await poll(source, DAY1)
     assert caught.value.field == "chat-2026-11-27.jsonl:1.contains"
     assert await source.fetch_presence() is None
+    assert await source.fetch_presence_events(DAY1, None) is None, "no event stream either"
 
 
 # ---- rejection ------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ Run on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,9 @@ from checks.business_time import BusinessCalendar
 from checks.evidence import StreamBounds, Watermarks
 from checks.presence import PresenceSource, PresenceTimeline
 from connectors.errors import Unavailable
+from connectors.files.client import ExportDirectory
+from connectors.files.normalize import CsvFormat
+from connectors.files.source import FilesChatSource
 from connectors.model import AgentPresence, Page, PresenceEvent, PresenceStatus
 from daemon.store.observations import ObservationStore
 from daemon.store.presence import PresenceStore
@@ -26,6 +30,7 @@ from daemon.watch.judge import Judge
 from daemon.watch.metrics import Metrics
 from daemon.watch.poller import RetryPolicy, StreamPoller
 from tests.conftest import FakeClock
+from tests.connectors.support import FIXTURES
 
 from .fakes import ScriptedSource, SleepRecorder, settings_for
 
@@ -253,3 +258,40 @@ async def test_extend_known_grows_a_touching_span_and_starts_a_new_one_otherwise
     assert [(k.start, k.end) for k in (await store.load("s", t + 2 * m + m / 2)).known] == [
         (t + 3 * m, t + 4 * m)
     ]
+
+
+async def test_presence_exported_to_files_is_stored_as_exact_events_known_to_the_export(
+    engine: AsyncEngine, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The files connector is an event source too: each exported status change is stored at
+    its own time (not at the poll's), and presence is known exactly as far as the exports
+    cover, where the chat watermark stops."""
+    day1 = datetime(2026, 11, 26, 16, 0, tzinfo=UTC)  # 2026-11-27 00:00 Beijing
+    day2 = day1 + timedelta(days=1)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    shutil.copyfile(FIXTURES / "files" / "chat-2026-11-27.jsonl", exports / "day.jsonl")
+    clock.set(day2 + timedelta(hours=1))
+    source = FilesChatSource(
+        directory=ExportDirectory(exports, quiet_seconds=0),
+        csv_format=CsvFormat(),
+        presence=True,
+        page_size=500,
+        clock=clock.now,
+    )
+    poller = poller_for(engine, clock, tmp_path, source)  # type: ignore[arg-type]
+    assert await poller.poll() is True
+    since = clock.now() - timedelta(hours=24)
+    assert poller.presence_kind == "events"
+    assert poller.state is not None and poller.state.watermark == day2, "the export's end"
+    stored = await PresenceStore(engine).load("s", since)
+    assert stored.kind == "events"
+    assert [(p.status, p.since) for p in stored.statuses] == [
+        (ONLINE, datetime(2026, 11, 27, 0, 29, 40, tzinfo=UTC)),
+        (AWAY, datetime(2026, 11, 27, 4, 0, tzinfo=UTC)),
+        (ONLINE, datetime(2026, 11, 27, 5, 0, tzinfo=UTC)),
+        (OFFLINE, datetime(2026, 11, 27, 9, 31, tzinfo=UTC)),
+    ]
+    assert [(k.start, k.end, k.end_included) for k in stored.known] == [(since, day2, False)]
+    timeline = await timeline_of(engine, poller, since)
+    assert timeline.status_at("a1", datetime(2026, 11, 27, 4, 30, tzinfo=UTC)) is AWAY
