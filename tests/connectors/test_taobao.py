@@ -280,6 +280,25 @@ async def test_a_detail_newer_than_the_list_replaces_the_listed_version(
     assert finished.seller_memo == "已告知买家选大一码"
 
 
+async def test_a_detail_answer_that_does_not_read_fails_the_page_not_the_trade(
+    top: respx.MockRouter,
+) -> None:
+    """A failed fullinfo request is the request's fault, not the trade's: the page is read
+    again, never stored without that trade."""
+
+    def broken(form: dict[str, str]) -> Any:
+        if form["method"] == "taobao.trade.fullinfo.get":
+            return {"trade_fullinfo_get_response": {"request_id": "x"}}
+        return fixture(f"increment_page{form['page_no']}.json")
+
+    top.post(GATEWAY).mock(side_effect=Gateway(broken))
+    last = Cursor.first(NOW - timedelta(minutes=20), NOW, timedelta(minutes=30))
+    assert last is not None
+    with pytest.raises(BadResponse) as caught:
+        await make_source().fetch_orders(NOW - timedelta(minutes=20), last.at_page(2).encode())
+    assert caught.value.field == "trade_fullinfo_get_response.trade"
+
+
 async def test_a_detail_older_than_the_list_fails_the_page_instead_of_guessing(
     top: respx.MockRouter,
 ) -> None:
