@@ -192,6 +192,7 @@ class BusinessCalendar:
         )
         self._regular_windows = self._build_regular_windows()
         self._day_slots = functools.lru_cache(maxsize=_DAY_CACHE_SIZE)(self._compute_day_slots)
+        self._two_days = functools.lru_cache(maxsize=_DAY_CACHE_SIZE)(self._compute_two_days)
         self._working: dict[tuple[tuple[datetime, str], ...], list[str]] = {}
         """Who works a given set of slots: every breach asks at its own deadline, and the
         deadlines of one shift all land on the same slots."""
@@ -219,7 +220,8 @@ class BusinessCalendar:
 
     def covered(self, t: datetime) -> bool:
         """Whether ``t`` lies inside coverage (``start <= t < end`` of some interval)."""
-        return any(True for _ in self._slots_containing(t))
+        t = _require_aware(t, "t")
+        return any(s.interval.start <= t < s.interval.end for s in self._slots_near(t))
 
     def business_deadline(self, t0: datetime, d: timedelta) -> datetime:
         """The instant at which ``d`` of covered time has elapsed since ``t0`` (SPEC ``bdeadline``).
@@ -371,15 +373,26 @@ class BusinessCalendar:
                     yield slot
             day += timedelta(days=1)
 
-    def _slots_containing(self, t: datetime) -> Iterator[_Slot]:
+    def _slots_near(self, t: datetime) -> tuple[_Slot, ...]:
+        """The slots that can contain ``t``: those of its local day and of the day before (a
+        shift is shorter than a day, and one crossing midnight belongs to its start day),
+        ordered by start. Every message and every deadline asks, so this is one cached
+        lookup instead of a scan."""
+        return self._two_days(self._local_date(t))
+
+    def _compute_two_days(self, day: date) -> tuple[_Slot, ...]:
+        return self._day_slots(day - timedelta(days=1)) + self._day_slots(day)
+
+    def _slots_containing(self, t: datetime) -> list[_Slot]:
         """Slots with ``start <= t < end``."""
         t = _require_aware(t, "t")
-        return self._slots_overlapping(t, t + _ONE_TICK)
+        return [s for s in self._slots_near(t) if s.interval.start <= t < s.interval.end]
 
-    def _slots_ending_at_or_after(self, t: datetime) -> Iterator[_Slot]:
+    def _slots_ending_at_or_after(self, t: datetime) -> list[_Slot]:
         """Slots with ``start < t <= end``: those covering the instant just before ``t``."""
         t = _require_aware(t, "t")
-        return self._slots_overlapping(t - _ONE_TICK, t)
+        near = self._slots_near(t - _ONE_TICK)
+        return [s for s in near if s.interval.start < t <= s.interval.end]
 
     def _slots_from(self, t: datetime) -> Iterator[_Slot]:
         """Slots ending after ``t``, ordered by start, without an end date.

@@ -195,7 +195,7 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _to_json(value: Any) -> Any:
-    kind = type(value)
+    kind: type = type(value)
     if kind in _PLAIN:  # most values: checked first, every breach of a back-fill comes here
         return value
     if kind is tuple or kind is list:

@@ -51,6 +51,18 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile(_normalize_pattern(pattern), re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=64)
+def _normalized(phrases: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(normalize(phrase) for phrase in phrases)
+
+
+@functools.lru_cache(maxsize=64)
+def _any_of(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """One search for a whole phrase list: most messages contain none, and a list of
+    twenty phrases would otherwise be twenty scans of every message."""
+    return re.compile("|".join(re.escape(normal) for normal in _normalized(phrases)))
+
+
 def check_patterns(patterns: Sequence[str]) -> None:
     """Raise ``ValueError`` naming the first pattern that is not a valid regular expression
     (the config loader turns it into an error naming the key)."""
@@ -71,9 +83,10 @@ class TextMatcher:
     def first_match(self, text: str) -> str | None:
         """The phrase or the matched text of the first pattern found in ``text``, if any."""
         plain = normalize(text)
-        for phrase in self.phrases:
-            if normalize(phrase) in plain:
-                return phrase
+        if self.phrases and _any_of(self.phrases).search(plain):
+            for phrase, normal in zip(self.phrases, _normalized(self.phrases), strict=True):
+                if normal in plain:
+                    return phrase
         for pattern in self.patterns:
             found = _compile(pattern).search(plain)
             if found:
