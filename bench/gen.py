@@ -11,7 +11,13 @@ messages take seconds, not minutes:
   or never chased (CS101);
 - buyer questions answered in time, late, or — at night — the next morning (CS102);
 - paid orders with a buyer request: memo in time, starred then memo, or forgotten (CS103);
-- quick payments; and extra back-and-forth to reach the requested message count.
+- quick payments; and extra back-and-forth to reach the requested message count;
+- every paid order confirmed by the shop's automatic template, by an agent, or (1 in 20)
+  not at all (CS105); replies in coverage mostly inside CS104's three minutes, about one in
+  eight late.
+
+The rates follow a shop that mostly keeps its procedure (the seed's): a world in which most
+buyers are owed a violation measures the ledger's writes, not the watch.
 
 The world keeps only each order's latest version (as a shop API would), so an order is
 generated in its final state as of ``now``; events after ``now`` have not happened yet.
@@ -154,6 +160,7 @@ class _Builder:
         paid_at = closed_at = None
         if paid is not None and paid <= now:
             status, paid_at, updated = OrderStatus.PAID, to_dt(paid), max(updated, paid)
+            self.confirm(buyer, paid)
         if closed is not None and closed <= now:
             status, closed_at, updated = OrderStatus.CLOSED, to_dt(closed), max(updated, closed)
         flag = 0
@@ -179,6 +186,23 @@ class _Builder:
             )
         )
 
+    def confirm(self, buyer: str, paid: float) -> None:
+        """The order-check message after a payment (CS105): the automatic template at once,
+        an agent's within the half hour, or none."""
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.8:
+            self.say(buyer, paid + self.minutes(0.05, 0.5), Direction.AGENT, None, auto=True)
+        elif roll < 0.95:
+            at = business(paid, self.minutes(1, 20))
+            self.say(buyer, at, Direction.AGENT, agent_at(rng, at))
+
+    def reply_delay(self) -> float:
+        """An agent's answer to a buyer in coverage: mostly inside CS104's three minutes."""
+        if self.rng.random() < 0.88:
+            return self.minutes(0.3, 2.8)
+        return self.minutes(4, 40)
+
     def minutes(self, low: float, high: float) -> float:
         return self.rng.uniform(low, high) * 60
 
@@ -188,8 +212,7 @@ class _Builder:
         for _ in range(pairs):
             t += self.minutes(0.5, 20)
             self.say(buyer, t, Direction.BUYER)
-            delay = self.minutes(0.3, 6) if rng.random() < 0.85 else self.minutes(11, 40)
-            answer = business(t, delay)
+            answer = business(t, self.reply_delay())
             self.say(buyer, answer, Direction.AGENT, agent_at(rng, answer))
             t = answer
 
@@ -204,7 +227,7 @@ class _Builder:
         if rng.random() < 0.3:
             self.say(buyer, t0 + self.minutes(1, 3), Direction.BUYER)
         if covered(t0):
-            delay = self.minutes(1, 8) if rng.random() < 0.75 else self.minutes(11, 60)
+            delay = self.reply_delay()
         else:  # an offline message: handled first thing in the morning, or not
             roll = rng.random()
             delay = (
@@ -240,8 +263,9 @@ class _Builder:
         rng = self.rng
         request = rng.choice(REQUESTS)
         paid = t0 + self.minutes(1, 5)
-        self.say(buyer, t0 - self.minutes(1, 5), Direction.BUYER)
-        reply = business(t0, self.minutes(1, 4))
+        asked = t0 - self.minutes(1, 5)
+        self.say(buyer, asked, Direction.BUYER)
+        reply = business(asked, self.reply_delay())
         self.say(buyer, reply, Direction.AGENT, agent_at(rng, reply))
         roll = rng.random()
         if roll < 0.6:  # memo in time

@@ -71,11 +71,15 @@ class LoopMonitor:
         return {"worst_block_s": round(self.worst, 3), "blocks_over_100ms": self.over_100ms}
 
 
-async def _counts(daemon: Daemon) -> dict[str, int]:
+async def _counts(daemon: Daemon) -> dict[str, Any]:
     async with daemon.engine.connect() as conn:
-        result = {}
+        result: dict[str, Any] = {}
         for table in ("order_versions", "messages", "violations", "undecidable_subjects"):
             result[table] = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+        by_rule = await conn.execute(
+            text("SELECT rule, count(*) FROM violations GROUP BY rule ORDER BY rule")
+        )
+        result["violations_by_rule"] = dict(by_rule.tuples().all())
     return result
 
 
