@@ -106,3 +106,43 @@ async def test_processes_starting_together_migrate_one_at_a_time() -> None:
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+class _SlowPoller:
+    """A stream whose poll waits until released, counting how many run at once."""
+
+    running = 0
+    most = 0
+
+    def __init__(self, shop: str, release: asyncio.Event) -> None:
+        self.shop = shop
+        self.stream = "orders"
+        self.release = release
+
+    async def poll(self) -> bool:
+        cls = type(self)
+        cls.running += 1
+        cls.most = max(cls.most, cls.running)
+        try:
+            await self.release.wait()
+        finally:
+            cls.running -= 1
+        return False
+
+
+async def test_at_most_a_fixed_number_of_polls_run_at_once(tmp_path: Path) -> None:
+    """A thousand shops' first polls must not all run together: they would queue on their
+    host's connections and the database's write lock until they time out."""
+    from daemon import app
+
+    daemon = app.Daemon(settings_for(tmp_path, database_url="sqlite+aiosqlite://"))
+    release = asyncio.Event()
+    pollers = [_SlowPoller(f"s{i}", release) for i in range(app.POLLS_AT_ONCE + 10)]
+    jobs = [asyncio.create_task(daemon._poll_job(p)) for p in pollers]  # type: ignore[arg-type]
+    for _ in range(200):  # turns of the loop, not time: every job that may start, starts
+        await asyncio.sleep(0)
+    assert _SlowPoller.running == app.POLLS_AT_ONCE
+    release.set()
+    await asyncio.gather(*jobs)
+    assert _SlowPoller.most == app.POLLS_AT_ONCE
+    assert _SlowPoller.running == 0
