@@ -4,6 +4,12 @@ A page is one indexed range read whatever the ledger's size: rows come in the so
 with ``id`` as the tie-break, and the next (or previous) page starts after (before) the last
 (first) row's sort key — never ``OFFSET``, which would read every row before the page. The
 counts per status are one grouped count under the same filters.
+
+Both read one of the ledger's wide indexes (``daemon.store.tables``), which hold every
+column a filter tests: a filter is checked in the index and only the rows shown are read
+from the table. PostgreSQL chooses them by its statistics; SQLite keeps none, and without
+them prefers any index with an equality on it (the unique one on shop and rule), then reads
+and sorts every row that matches, so these queries name their index to SQLite.
 """
 
 from __future__ import annotations
@@ -125,6 +131,16 @@ def _ordered(query: Select[Any], sort: str, forward: bool) -> Select[Any]:
     return query.order_by(*(k.asc() for k in keys))
 
 
+BY_DEADLINE = "ix_violations_ledger_deadline"
+BY_POINTS = "ix_violations_ledger_points"
+BY_STATUS = "ix_violations_ledger_status"
+
+
+def _read_by(query: Select[Any], index: str) -> Select[Any]:
+    """``query`` reading ``index`` on SQLite (PostgreSQL ignores the hint)."""
+    return query.with_hint(violations, f"INDEXED BY {index}", "sqlite")
+
+
 def page_query(
     filters: Filters, *, after: str | None = None, before: str | None = None, limit: int = PAGE
 ) -> Select[Any]:
@@ -136,7 +152,8 @@ def page_query(
     mark = after or before
     if mark:
         query = query.where(_beyond(filters.sort, parse_cursor(mark, filters.sort), forward))
-    return _ordered(query, filters.sort, forward).limit(limit + 1)
+    index = BY_POINTS if filters.sort == "points_desc" else BY_DEADLINE
+    return _read_by(_ordered(query, filters.sort, forward).limit(limit + 1), index)
 
 
 async def find_page(
@@ -170,12 +187,20 @@ async def find_page(
     return Page(rows=rows, next=next_page, previous=previous, counts=counts)
 
 
-async def _counts(conn: Any, filters: Filters) -> dict[str, int]:
+def counts_query(filters: Filters) -> Select[Any]:
+    """How many rows of each status the filters (but the status) find: a month's range in
+    the deadline index, else the whole status index, grouped as it is ordered."""
     query = (
         select(violations.c.status, func.count())
         .where(*_where(replace(filters, status=None), status=False))
         .group_by(violations.c.status)
     )
+    ranged = filters.since is not None or filters.until is not None
+    return _read_by(query, BY_DEADLINE if ranged else BY_STATUS)
+
+
+async def _counts(conn: Any, filters: Filters) -> dict[str, int]:
+    query = counts_query(filters)
     counts = dict.fromkeys(STATUSES, 0)
     for status, count in await conn.execute(query):
         counts[status] = int(count)

@@ -22,7 +22,7 @@ import jinja2
 import structlog
 from aiohttp import web
 from aiohttp_session import get_session, session_middleware
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from checks.registry import BY_CODE
@@ -109,11 +109,15 @@ class Console:
     def setup(self, app: web.Application) -> None:
         """Add the pages, the session and the templates to the daemon's app (before it
         starts). The session middleware runs inside the app's error handling."""
-        aiohttp_jinja2.setup(
+        templates = aiohttp_jinja2.setup(
             app,
             loader=jinja2.PackageLoader("daemon.console", "templates"),
             autoescape=jinja2.select_autoescape(["html"]),
         )
+        # Compiled now rather than at each page's first view, which paid for it (the month's
+        # template: 50 to 100 ms, a quarter of the page target).
+        for name in templates.list_templates(extensions=["html"]):
+            templates.get_template(name)
         app.middlewares.append(
             session_middleware(
                 cookie_storage(self.settings().console, session_key(self.settings().console))
@@ -589,16 +593,17 @@ class Console:
 
     async def _appeals_pending(self, month: Month) -> dict[str, int]:
         tz = self.settings().timezone
-        query = select(violations.c.agent).where(
-            violations.c.status == "appealed",
-            violations.c.deadline >= month.start(tz),
-            violations.c.deadline < month.end(tz),
+        query = (
+            select(violations.c.agent, func.count())
+            .where(
+                violations.c.status == "appealed",
+                violations.c.deadline >= month.start(tz),
+                violations.c.deadline < month.end(tz),
+            )
+            .group_by(violations.c.agent)
         )
-        counts: dict[str, int] = {}
         async with self.engine.connect() as conn:
-            for row in await conn.execute(query):
-                counts[row.agent or ""] = counts.get(row.agent or "", 0) + 1
-        return counts
+            return {agent or "": int(n) for agent, n in await conn.execute(query)}
 
     async def month_page(self, request: web.Request) -> web.StreamResponse:
         self._decider(request)

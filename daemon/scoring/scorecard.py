@@ -77,6 +77,12 @@ class ViolationRecord:
     flags: tuple[str, ...] = ()
     """Flags its rule puts on the agent's scorecard while it counts (CS110, confirmed:
     ``dismissal_review``)."""
+    count: int = 1
+    """How many violations this record stands for: the store sums a month's violations of
+    one agent, rule, status and fine in SQL (``points`` and ``fine`` are then their sums,
+    ``deadline`` the earliest) instead of sending every row to be summed here. Nothing
+    a score reads tells them apart: a fine ladder's steps depend on how many there are, not
+    on which came first."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,20 +167,21 @@ def _tally(agent_violations: Sequence[ViolationRecord], policy: Policy) -> _Tall
     light: set[str] = set()
     moderate: set[str] = set()
     for v in sorted(agent_violations, key=lambda v: (v.deadline, v.id or 0)):
-        tally.violations += 1
+        tally.violations += v.count
         tally.points += v.points
         tally.flags.update(v.flags)
         ladder = policy.ladder_for(v.rule)
         if ladder is None:
             tally.fines += v.fine
         else:
-            occurrences[ladder.name] += 1
-            step = ladder.step(occurrences[ladder.name])
-            tally.fines += Decimal(0) if step.withhold_pay else step.fine
-            if step.withhold_pay:
-                tally.flags.add("pay_withheld")
-            if step.dismissal:
-                tally.flags.update(("ladder_dismissal", "dismissal_review"))
+            for _ in range(v.count):
+                occurrences[ladder.name] += 1
+                step = ladder.step(occurrences[ladder.name])
+                tally.fines += Decimal(0) if step.withhold_pay else step.fine
+                if step.withhold_pay:
+                    tally.flags.add("pay_withheld")
+                if step.dismissal:
+                    tally.flags.update(("ladder_dismissal", "dismissal_review"))
         severity = policy.severity(v.rule)
         if severity == "light":
             light.add(v.rule)
@@ -306,7 +313,7 @@ def compute_scorecard(
         month=month,
         timezone=str(timezone),
         agents=tuple(result),
-        team_violations=len(team),
+        team_violations=sum(v.count for v in team),
         team_points=sum(v.points for v in team),
         conversion_final=conversion.final if conversion else None,
     )

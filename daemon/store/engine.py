@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -23,6 +24,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+def _with_table_hints(compiler: type[SQLCompiler]) -> type[SQLCompiler]:
+    """SQLAlchemy's SQLite compiler drops a table hint (``Select.with_hint(table, text,
+    "sqlite")``); this one writes it after the table's name, where SQLite's own hint,
+    ``INDEXED BY``, goes. SQLite keeps no statistics to choose an index by, so a query that
+    knows better names it (the console's ledger, :mod:`daemon.console.listing`)."""
+
+    class Compiler(compiler):  # type: ignore[valid-type,misc]
+        def get_from_hint_text(self, table: Any, text: str) -> str:
+            return text
+
+    return Compiler
 
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -41,4 +55,5 @@ def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        engine.dialect.statement_compiler = _with_table_hints(engine.dialect.statement_compiler)
     return engine

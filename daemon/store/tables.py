@@ -178,13 +178,28 @@ violations = Table(
     Column("note", Text),
     Column("evidence", JSON, nullable=False),
     UniqueConstraint("shop", "rule", "subject_id"),
-    Index(None, "deadline"),
     Index(None, "agent", "deadline"),
-    # The console's ledger (migration 0006): a status or rule filter in deadline order, the
-    # counts per status, and the points sort are each one index read.
-    Index(None, "status", "deadline"),
-    Index(None, "points", "deadline"),
     Index(None, "rule", "deadline"),
+    # The ledger's three orders (migration 0010): each also holds what the console's filters
+    # test and what the scorecard sums, with the id as the order's tie-break, so a page, a
+    # count per status or a month's totals walks one index and reads from the table only
+    # the rows it shows (a row carries its evidence: a page read each).
+    # daemon.console.listing names them to SQLite, which keeps no statistics to choose by.
+    Index(
+        "ix_violations_ledger_deadline",
+        "deadline",
+        "id",
+        "status",
+        "agent",
+        "rule",
+        "shop",
+        "points",
+        "fine",
+    ),
+    Index(
+        "ix_violations_ledger_points", "points", "deadline", "id", "status", "agent", "rule", "shop"
+    ),
+    Index("ix_violations_ledger_status", "status", "deadline", "id", "agent", "rule", "shop"),
 )
 
 violation_events = Table(
