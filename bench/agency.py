@@ -194,6 +194,20 @@ def series(body: bytes) -> int:
     return sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
 
 
+def families(body: bytes, top: int = 15) -> dict[str, int]:
+    """Series per metric family (histogram buckets, sums and counts under their family), the
+    largest first: where the size of /metrics comes from."""
+    counts: dict[str, int] = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            for suffix in ("_bucket", "_sum", "_count", "_created"):
+                name = name.removesuffix(suffix)
+            counts[name] = counts.get(name, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    return dict(ranked[:top])
+
+
 def wait_for(condition: Any, seconds: float, what: str, daemon: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + seconds
     while True:
@@ -286,6 +300,7 @@ def run_size(
         load0 = os.getloadavg()
         w0 = time.monotonic()
         scrapes: list[dict[str, float]] = []
+        last_body = b""
         worst: list[float] = []
         while time.monotonic() - w0 < window:
             at = time.time()
@@ -294,6 +309,7 @@ def run_size(
                 raise RuntimeError(f"/metrics answered {status}")
             found = lags(body, at)
             scrapes.append({"seconds": seconds, "bytes": len(body), "series": series(body)})
+            last_body = body
             worst.append(max(found, default=0.0))
             time.sleep(max(0.0, scrape_every - (time.time() - at)))
         elapsed = time.monotonic() - w0
@@ -329,6 +345,7 @@ def run_size(
                 "max_ms": round(times[-1] * 1000, 1),
                 "bytes": scrapes[-1]["bytes"],
                 "series": scrapes[-1]["series"],
+                "families": families(last_body),
             },
             "memory": memory,
             "load": {

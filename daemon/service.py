@@ -44,6 +44,9 @@ log = structlog.get_logger("shopwatch")
 
 #: How often STATUS= is re-checked besides after every poll (nothing else changes it today).
 STATUS_INTERVAL = 15.0
+STATUS_AFTER_JOBS_EVERY = 0.25
+"""Jobs ending within this many seconds of the last update after a job share the next one:
+the line is at most this late, and a thousand shops' polls do not rebuild it each."""
 STOP_TIMEOUT = 10.0
 #: A rejected reload's error in STATUS= is cut to this length (the journal has all of it).
 STATUS_ERROR_CHARS = 160
@@ -100,6 +103,8 @@ class StatusReporter:
         self.notifier = notifier
         self.rejected: str | None = None
         self._sent: str | None = None
+        self._update_due: asyncio.TimerHandle | None = None
+        self._updated_at = float("-inf")
 
     def line(self) -> str:
         line = self.daemon.status_line()
@@ -121,7 +126,17 @@ class StatusReporter:
             self._sent = line
 
     def after_job(self, _event: Any) -> None:
-        """Scheduler listener: a poll may have ended the back-fill or a failure."""
+        """Scheduler listener: a poll may have ended the back-fill or a failure. Jobs that
+        end together (a thousand shops' polls) share one update, at the next turn of the
+        loop."""
+        if self._update_due is None:
+            loop = asyncio.get_running_loop()
+            at = max(loop.time(), self._updated_at + STATUS_AFTER_JOBS_EVERY)
+            self._update_due = loop.call_at(at, self._due_update)
+
+    def _due_update(self) -> None:
+        self._update_due = None
+        self._updated_at = asyncio.get_running_loop().time()
         self.update()
 
     async def run(self) -> None:

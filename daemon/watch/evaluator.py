@@ -46,10 +46,10 @@ LOG_EACH_UP_TO = 20
 """A batch with more changes than this (a back-fill) is logged as one line of counts per
 rule; each violation still goes to the debug log and, with its evidence, to the ledger."""
 SHOP_RULES_EVERY = timedelta(minutes=1)
-"""The shop-level rules are judged when the chat watermark has moved (presence is their
-evidence, read up to it) and at least this often (what depends on the time alone, a
-handover due), not at every tick: a thousand shops judged every few seconds from days of
-presence would take most of a core."""
+"""The shop-level rules (people at their posts) are judged at most this often, not at every
+tick or poll: their limits are minutes (5 min away, 5 min late, 15 min for a handover
+note), so a finding comes at most a minute later, while a thousand shops judged at every
+poll from days of presence took most of a core."""
 
 
 @dataclass(slots=True)
@@ -106,8 +106,8 @@ class ShopEvaluator:
         self.failure: str | None = None
         """Why the last evaluation failed (a storage fault), or None: readiness reads it."""
         self.started = False
-        self.shop_judged: tuple[datetime, datetime] | None = None
-        """The chat watermark and the time of the last judgement of the shop-level rules."""
+        self.shop_judged: datetime | None = None
+        """When the shop-level rules were last judged."""
 
     def forget(self) -> None:
         """Forget everything held in memory (the shop's lease moved to another process and
@@ -152,11 +152,9 @@ class ShopEvaluator:
         try:
             if buyers:
                 await self._evaluate(buyers, marks, now, horizon_start)
-            judged = self.shop_judged
-            chat = marks.chat.watermark
-            if judged is None or judged[0] != chat or now - judged[1] >= SHOP_RULES_EVERY:
+            if self.shop_judged is None or now - self.shop_judged >= SHOP_RULES_EVERY:
                 await self._evaluate_shop(marks, now, horizon_start)
-                self.shop_judged = (chat, now)
+                self.shop_judged = now
         except BaseException as error:
             # Nothing is marked done before it is durably written: every buyer of this tick
             # is looked at again next time (the ledger's keys make a repeat harmless).

@@ -146,3 +146,12 @@ async def test_at_most_a_fixed_number_of_polls_run_at_once(tmp_path: Path) -> No
     await asyncio.gather(*jobs)
     assert _SlowPoller.most == app.POLLS_AT_ONCE
     assert _SlowPoller.running == 0
+
+
+def test_a_status_line_names_five_streams_and_counts_the_rest() -> None:
+    from daemon import app
+
+    names = [f"s{i}/orders" for i in range(1000)]
+    line = app._some(names)
+    assert line == "s0/orders, s1/orders, s2/orders, s3/orders, s4/orders and 995 more"
+    assert app._some(names[:2]) == "s0/orders, s1/orders"

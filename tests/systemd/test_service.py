@@ -549,3 +549,42 @@ async def test_a_watchdog_abort_leaves_a_python_traceback(
     current = log[log.index("Current thread") :]
     assert "(most recent call first)" in current.splitlines()[0]
     assert current.splitlines()[1].lstrip().startswith('File "'), log
+
+
+# --- the status line after jobs --------------------------------------------------------
+
+
+class _CountingDaemon(FakeDaemon):
+    asked: int = 0
+
+    def status_line(self) -> str:
+        self.asked += 1
+        return f"watching 1 shop(s) ({self.asked})"
+
+
+class _Notifier:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def status(self, line: str) -> None:
+        self.lines.append(line)
+
+
+async def test_jobs_ending_together_share_one_status_update() -> None:
+    """A thousand shops' polls must not each rebuild the status line."""
+    daemon = _CountingDaemon()
+    notifier = _Notifier()
+    status = service.StatusReporter(daemon, notifier)  # type: ignore[arg-type]
+    for _ in range(50):
+        status.after_job(None)
+    assert notifier.lines == []  # not yet: at the next turn of the loop
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert daemon.asked == 1
+    assert notifier.lines == ["watching 1 shop(s) (1)"]
+    status.after_job(None)  # within STATUS_AFTER_JOBS_EVERY of the last: later, once
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert daemon.asked == 1
+    assert status._update_due is not None
+    status._update_due.cancel()
