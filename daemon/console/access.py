@@ -5,7 +5,11 @@ with a signed-in session all ask here.
   own violations and writes handover notes;
 - a supervisor sees everything; confirms, waives, reviews, decides appeals; records bonuses,
   adjustments and leaves; closes a month;
-- a lead does all of that, and reopens a closed month.
+- a lead does all of that, reopens a closed month and manages users
+  (:mod:`daemon.console.users_page`).
+
+Someone signed in with a one-time password a lead made for them opens nothing but the page
+where they choose their own.
 """
 
 from __future__ import annotations
@@ -74,9 +78,9 @@ def api_user(request: web.Request, need: str) -> User | None:
     a supervisor or lead may read; write only with the session's CSRF token in the
     ``X-CSRF-Token`` header, since a browser sends the cookie with any site's request.
     An agent's session opens no ``/api`` request: agents use the pages, which show them
-    only their own violations."""
+    only their own violations; nor does one signed in with a one-time password."""
     user = signed_in(request)
-    if user is None or not user.decides:
+    if user is None or not user.decides or user.password_temporary:
         return None
     if need != "read" and not request.get(CSRF_CHECKED):
         return None

@@ -1,6 +1,7 @@
 """The console's pages (SPEC §8): the ledger, a violation with its evidence timeline, the month
 (scorecard, exports, bonuses, adjustments, close and reopen), the handover book and leaves,
-and an agent's own page. Server-rendered; every form works without script.
+and an agent's own page; the users, a lead's, are :mod:`daemon.console.users_page`.
+Server-rendered; every form works without script.
 
 Every page asks :mod:`daemon.console.access` who may see and do what, and every action goes
 through the same ledger, scoring and store calls as the JSON API and the CLI, with the
@@ -39,9 +40,11 @@ from daemon.console.sessions import (
     cookie_storage,
     csrf_matches,
     csrf_token,
+    local_path,
     session_key,
 )
 from daemon.console.timeline import build_timeline
+from daemon.console.users_page import UserPages, must_choose_password, password_redirect
 from daemon.errors import BadInput, Conflict, NotFound, Refused
 from daemon.scoring import entries as score_entries
 from daemon.scoring.closing import close_month, reopen_month
@@ -64,13 +67,6 @@ TEXT_MAX = 4000
 ACTIONS = ("confirm", "waive", "appeal")
 ROLE_NAMES = (N_("Agent"), N_("Supervisor"), N_("Lead"))
 """The roles as the header shows them (``_(user.role.capitalize())``)."""
-
-
-def _local_path(value: str | None, default: str = "/") -> str:
-    """A redirect target that stays on this site (``/ledger?…``), never ``//evil`` or a URL."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return default
-    return value
 
 
 def _month_text(value: str | None) -> Month | None:
@@ -99,6 +95,7 @@ class Console:
         self.policies = PolicyFiles()
         self.cards = Scorecards(engine)
         self.sessions = Sessions(users=self.users, settings=settings().console, clock=clock)
+        self.user_pages = UserPages(self)
         self.static = {
             name: (resources.files("daemon.console") / "static" / name).read_bytes()
             for name in STATIC
@@ -144,6 +141,7 @@ class Console:
         r.add_post("/handovers", self.add_handover)
         r.add_get("/leaves", self.leaves_page)
         r.add_post("/leaves", self.add_leave)
+        self.user_pages.setup(r)
 
     # ---- helpers ----
 
@@ -192,6 +190,8 @@ class Console:
         if user is None:
             target = "/login?" + urlencode({"next": request.path_qs})
             raise web.HTTPSeeOther(location=target)
+        if must_choose_password(user, request.path):
+            raise password_redirect(request)
         return user
 
     def _decider(self, request: web.Request) -> User:
@@ -295,7 +295,7 @@ class Console:
             request,
             {
                 "login_csrf": csrf_token(session),
-                "next": _local_path(request.query.get("next"), "/"),
+                "next": local_path(request.query.get("next"), "/"),
                 "error": error,
                 "name": "",
             },
@@ -305,7 +305,7 @@ class Console:
         words = self.words(request)
         form = await self._form(request)
         name = form.get("name", "").strip()[:128]
-        target = _local_path(form.get("next"), "/")
+        target = local_path(form.get("next"), "/")
         keys = [f"name:{name.casefold()}", f"peer:{request.remote or '?'}"]
         context: dict[str, Any] = {
             "login_csrf": form.get("csrf", ""),
@@ -330,7 +330,10 @@ class Console:
             return self._page("login.html", request, context, status=401)
         self.sessions.throttle.succeeded(keys)
         await self.sessions.sign_in(request, user)
+        await self.users.signed_in(user.id, self.clock.now())
         log.info("console sign-in", name=user.name, role=user.role)
+        if user.password_temporary:  # a lead's one-time password: their own one first
+            target = "/password?" + urlencode({"next": target})
         raise web.HTTPSeeOther(location=target)
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
@@ -342,7 +345,7 @@ class Console:
         code = request.match_info["code"]
         if code not in LANGUAGES:
             raise web.HTTPNotFound()
-        response = web.HTTPSeeOther(location=_local_path(request.query.get("next"), "/"))
+        response = web.HTTPSeeOther(location=local_path(request.query.get("next"), "/"))
         response.set_cookie(
             LANG_COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True, path="/"
         )

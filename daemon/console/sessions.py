@@ -84,6 +84,14 @@ def cookie_storage(settings: ConsoleSettings, key: bytes) -> EncryptedCookieStor
     )
 
 
+def local_path(value: str | None, default: str = "/") -> str:
+    """Where to go on after signing in or a form (``/ledger?…``): a path on this site, never
+    ``//evil`` or a URL."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
+
+
 def _stamp(moment: datetime) -> float:
     return moment.timestamp()
 

@@ -25,7 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.expression import true
+from sqlalchemy.sql.expression import false, true
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -371,6 +371,9 @@ users = Table(
     Column("session_epoch", Integer, nullable=False),  # raised to end every session
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_signed_in_at", UTCDateTime),  # migration 0011
+    # A password a lead had generated: good for one sign-in, then its owner chooses their own.
+    Column("password_temporary", Boolean, nullable=False, server_default=false()),
 )
 
 user_events = Table(
@@ -379,7 +382,8 @@ user_events = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
     Column("at", UTCDateTime, nullable=False),
-    Column("action", String(16), nullable=False),  # added | password | disabled | enabled
+    # added | password | disabled | enabled | role
+    Column("action", String(16), nullable=False),
     Column("by", String(128), nullable=False),
     Column("details", JSON, nullable=False),
 )

@@ -4,12 +4,16 @@ Roles: ``agent`` (linked to a roster id: sees and appeals their own violations),
 ``supervisor`` (sees everything, decides), ``lead`` (a supervisor who may also reopen a closed
 month and manage users). A password is stored only as an argon2id hash; changing it or
 disabling the user raises ``session_epoch``, which ends every session signed in before.
-Every change lands in ``user_events`` with who made it.
+A password a lead had generated (:func:`generated_password`) is *temporary*: good for signing
+in once, after which its owner must choose their own. There is always an active lead: the
+last one can be neither disabled nor given another role, or nobody could manage users.
+Every change lands in ``user_events`` with who made it and, where one was given, why.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +33,10 @@ NAME_MAX = 64
 PASSWORD_MIN = 10
 PASSWORD_MAX = 1024
 """Longer is refused before hashing: argon2 would take it, a request flood should not."""
+GENERATED_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+"""Lower-case letters and digits that cannot be misread for each other (no 0/o, 1/l/i):
+a generated password is read aloud or copied from a phone."""
+GENERATED_GROUPS = 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +47,8 @@ class User:
     agent: str | None
     active: bool
     session_epoch: int
+    last_signed_in_at: datetime | None = None
+    password_temporary: bool = False
 
     @property
     def decides(self) -> bool:
@@ -50,6 +60,10 @@ class User:
         return self.role == "lead"
 
 
+class LastLead(Conflict):
+    """The change would leave nobody to manage users: no active lead."""
+
+
 def _user(row: Any) -> User:
     return User(
         id=row.id,
@@ -58,6 +72,17 @@ def _user(row: Any) -> User:
         agent=row.agent,
         active=bool(row.active),
         session_epoch=row.session_epoch,
+        last_signed_in_at=row.last_signed_in_at,
+        password_temporary=bool(row.password_temporary),
+    )
+
+
+def generated_password() -> str:
+    """A one-time password for a lead to hand over: four groups of four (``k7rp-3xm9-…``),
+    about 79 bits from the OS's randomness."""
+    return "-".join(
+        "".join(secrets.choice(GENERATED_ALPHABET) for _ in range(4))
+        for _ in range(GENERATED_GROUPS)
     )
 
 
@@ -80,6 +105,28 @@ def checked_password(password: Any) -> str:
     if "\x00" in password:
         raise BadInput("must not contain NUL characters", field="password")
     return password
+
+
+def checked_link(role: Any, agent: Any, roster: Collection[str]) -> str | None:
+    """The roster id a user of ``role`` is linked to: an agent's is required and on the
+    roster, the other roles have none."""
+    if role not in ROLES:
+        raise BadInput(f"must be one of {', '.join(ROLES)}", field="role")
+    if role != "agent":
+        if agent is not None and agent != "":
+            raise BadInput("only an agent's user is linked to a roster id", field="agent")
+        return None
+    if not isinstance(agent, str) or not agent.strip():
+        raise BadInput("an agent's user names their roster id", field="agent")
+    agent = agent.strip()
+    if agent not in roster:
+        raise BadInput(f"{agent!r} is not on the roster ([[agents]])", field="agent")
+    text: str = agent
+    return text
+
+
+def _why(reason: str | None) -> dict[str, Any]:
+    return {"reason": reason} if reason else {}
 
 
 class UserBook:
@@ -105,18 +152,13 @@ class UserBook:
         by: str,
         now: datetime,
         roster: Collection[str],
+        temporary: bool = False,
+        reason: str | None = None,
     ) -> User:
+        """A new user; ``temporary``: the password was generated for them, to be replaced
+        at their first sign-in."""
         name = checked_name(name)
-        if role not in ROLES:
-            raise BadInput(f"must be one of {', '.join(ROLES)}", field="role")
-        if role == "agent":
-            if not isinstance(agent, str) or not agent.strip():
-                raise BadInput("an agent's user names their roster id", field="agent")
-            agent = agent.strip()
-            if agent not in roster:
-                raise BadInput(f"{agent!r} is not on the roster ([[agents]])", field="agent")
-        elif agent is not None:
-            raise BadInput("only an agent's user is linked to a roster id", field="agent")
+        agent = checked_link(role, agent, roster)
         digest = await self._hash(checked_password(password))
         try:
             async with self.engine.begin() as conn:
@@ -132,17 +174,29 @@ class UserBook:
                             session_epoch=0,
                             created_at=now,
                             updated_at=now,
+                            password_temporary=temporary,
                         )
                         .returning(users.c.id)
                     )
                 ).scalar_one()
-                await _audit(conn, new_id, now, "added", by, {"role": role, "agent": agent})
+                details = {"role": role, "agent": agent, **_why(reason)}
+                await _audit(conn, new_id, now, "added", by, details)
         except IntegrityError:
             raise Conflict(f"a user named {name!r} exists already", field="name") from None
         return await self.by_id(new_id)
 
-    async def set_password(self, name: str, password: Any, *, by: str, now: datetime) -> User:
-        """A new password; every session signed in with the old one ends."""
+    async def set_password(
+        self,
+        name: str,
+        password: Any,
+        *,
+        by: str,
+        now: datetime,
+        temporary: bool = False,
+        reason: str | None = None,
+    ) -> User:
+        """A new password; every session signed in with the old one ends. ``temporary``:
+        generated by a lead, to be replaced at the next sign-in."""
         digest = await self._hash(checked_password(password))
         user = await self.by_name(name)
         async with self.engine.begin() as conn:
@@ -151,24 +205,98 @@ class UserBook:
                 .where(users.c.id == user.id)
                 .values(
                     password_hash=digest,
+                    password_temporary=temporary,
                     session_epoch=users.c.session_epoch + 1,
                     updated_at=now,
                 )
             )
-            await _audit(conn, user.id, now, "password", by, {})
+            details = {"temporary": True, **_why(reason)} if temporary else _why(reason)
+            await _audit(conn, user.id, now, "password", by, details)
         return await self.by_id(user.id)
 
-    async def set_active(self, name: str, active: bool, *, by: str, now: datetime) -> User:
-        """Disable (their sessions end at once) or enable a user; the row and trail stay."""
+    async def choose_password(
+        self, user_id: int, current: Any, password: Any, *, now: datetime
+    ) -> User:
+        """The signed-in person's own new password, given the one they signed in with (a
+        temporary one included): their other sessions end; theirs is the caller's to renew."""
+        user = await self.by_id(user_id)
+        async with self.engine.connect() as conn:
+            digest = (
+                await conn.execute(select(users.c.password_hash).where(users.c.id == user.id))
+            ).scalar_one()
+        if not isinstance(current, str) or not await self._check(digest, current):
+            raise BadInput("not your current password", field="current")
+        if password == current:
+            raise BadInput("choose a password other than the current one", field="password")
+        new_digest = await self._hash(checked_password(password))
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(users)
+                .where(users.c.id == user.id)
+                .values(
+                    password_hash=new_digest,
+                    password_temporary=False,
+                    session_epoch=users.c.session_epoch + 1,
+                    updated_at=now,
+                )
+            )
+            await _audit(conn, user.id, now, "password", user.name, {"own": True})
+        return await self.by_id(user.id)
+
+    async def set_active(
+        self, name: str, active: bool, *, by: str, now: datetime, reason: str | None = None
+    ) -> User:
+        """Disable (their sessions end at once) or enable a user; the row and trail stay.
+        The last active lead is not disabled."""
         user = await self.by_name(name)
         async with self.engine.begin() as conn:
+            if not active:
+                await _keep_a_lead(conn, user)
             await conn.execute(
                 update(users)
                 .where(users.c.id == user.id)
                 .values(active=active, session_epoch=users.c.session_epoch + 1, updated_at=now)
             )
-            await _audit(conn, user.id, now, "enabled" if active else "disabled", by, {})
+            action = "enabled" if active else "disabled"
+            await _audit(conn, user.id, now, action, by, _why(reason))
         return await self.by_id(user.id)
+
+    async def set_role(
+        self,
+        name: str,
+        role: Any,
+        *,
+        agent: Any = None,
+        by: str,
+        now: datetime,
+        roster: Collection[str],
+        reason: str | None = None,
+    ) -> User:
+        """Another role (or, for an agent, another roster id). It applies from the user's
+        next request: a session reads its user afresh each time. The last active lead keeps
+        the role."""
+        user = await self.by_name(name)
+        link = checked_link(role, agent, roster)
+        if (role, link) == (user.role, user.agent):
+            raise Conflict(f"{user.name} is {role} already", field="role")
+        async with self.engine.begin() as conn:
+            if role != "lead":
+                await _keep_a_lead(conn, user)
+            await conn.execute(
+                update(users)
+                .where(users.c.id == user.id)
+                .values(role=role, agent=link, updated_at=now)
+            )
+            details = {"from": user.role, "to": role, "agent": link, **_why(reason)}
+            await _audit(conn, user.id, now, "role", by, details)
+        return await self.by_id(user.id)
+
+    async def signed_in(self, user_id: int, now: datetime) -> None:
+        """Remember when the user last signed in (the user page shows it)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(users).where(users.c.id == user_id).values(last_signed_in_at=now)
+            )
 
     async def by_name(self, name: str) -> User:
         async with self.engine.connect() as conn:
@@ -233,6 +361,24 @@ class UserBook:
                 {"at": r.at.isoformat(), "action": r.action, "by": r.by, "details": r.details}
                 for r in await conn.execute(query.order_by(user_events.c.id))
             ]
+
+
+async def _keep_a_lead(conn: AsyncConnection, user: User) -> None:
+    """Refuses to take away the last active lead (by disabling them or changing their role).
+    The active leads' rows are locked first (PostgreSQL), so two leads disabling each other
+    at the same moment cannot both succeed; SQLite writes one transaction at a time."""
+    query = (
+        select(users.c.id)
+        .where(users.c.role == "lead", users.c.active.is_(True))
+        .order_by(users.c.id)
+        .with_for_update()
+    )
+    leads = set((await conn.execute(query)).scalars())
+    if leads == {user.id}:
+        raise LastLead(
+            f"{user.name} is the last active lead: make someone else lead first",
+            field="name",
+        )
 
 
 async def _audit(

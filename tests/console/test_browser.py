@@ -4,9 +4,10 @@ The journey of issue 15: an agent signs in (by keyboard alone), sees only their 
 violations and appeals one; a supervisor filters the ledger, opens the evidence timeline,
 decides the appeal, waives another violation with a reason, sees the scorecard change,
 exports it as CSV, closes the month — and a waive sent from a page opened before the closing
-is refused with a clear message. Every step leaves a screenshot in a folder under pytest's
-temporary directory, printed at the start, at 1280×800, and the ledger and a violation at a
-phone's width too.
+is refused with a clear message; a lead adds an agent's user, who signs in with the one-time
+password shown and chooses their own. Every step leaves a screenshot in a folder under
+pytest's temporary directory, printed at the start, at 1280×800, and the ledger and a
+violation at a phone's width too.
 
 Skipped without ``chromium`` and ``chromedriver`` (Debian: ``apt install chromium
 chromium-driver fonts-wqy-microhei``); CI sets ``SHOPWATCH_REQUIRE_INTEGRATION=1``, which
@@ -146,7 +147,7 @@ class Journey:
                 f"timed out waiting for {what}; page: {self.text()[:500]}"
             ) from None
 
-    def sign_in_by_keyboard(self, name: str) -> None:
+    def sign_in_by_keyboard(self, name: str, secret: str = PASSWORD) -> None:
         from selenium.webdriver.common.keys import Keys
 
         self.go("/login")
@@ -158,7 +159,7 @@ class Journey:
         field.send_keys(name, Keys.TAB)
         password = self.driver.switch_to.active_element
         assert password.get_attribute("id") == "password"
-        password.send_keys(PASSWORD, Keys.ENTER)
+        password.send_keys(secret, Keys.ENTER)
         self.wait_for(lambda: "/login" not in self.driver.current_url, "signing in")
 
     def sign_out(self) -> None:
@@ -265,6 +266,28 @@ def journey(j: Journey, ids: dict[str, int]) -> None:
     j.shot("phone-violation", "a violation at 390 px: facts, timeline, trail in one column")
     j.driver.set_window_size(*DESKTOP)
 
+    # -- the lead adds an agent's user, who signs in with the one-time password --
+    j.sign_out()
+    j.sign_in_by_keyboard("zhou")
+    j.go("/users")
+    j.find("#u-name").send_keys("zhao")
+    Select(j.find("#u-role")).select_by_value("agent")
+    Select(j.find("#u-agent")).select_by_value("a3")
+    j.submit("form[action='/users']", "新员工入职")
+    j.wait_for(lambda: j.all("#issued-password"), "the one-time password")
+    secret = j.find("#issued-password").text.strip()
+    j.shot("user-added", "zhou added zhao (agent a3): the one-time password, shown once")
+    j.sign_out()
+    j.sign_in_by_keyboard("zhao", secret)
+    j.wait_for(lambda: "/password" in j.driver.current_url, "the choice of a password")
+    j.find("#current").send_keys(secret)
+    j.find("#new-password").send_keys("zhao 自己的密码")
+    j.find("#again").send_keys("zhao 自己的密码")
+    j.find("form[action='/password'] button[type=submit]").click()
+    j.wait_for(lambda: "/agents/a3" in j.driver.current_url, "zhao's own page")
+    assert "新密码已设置" in j.text()
+    j.shot("new-user-signed-in", "zhao chose a password and landed on their own page")
+
 
 async def _violation(c: Console, agent: str, rule: str, hhmm: str, points: int) -> int:
     v = await c.daemon.ledger.add_manual(
@@ -298,4 +321,4 @@ async def test_the_console_journey_in_chromium(
             print(f"\nconsole screenshots in {screenshots}:")
             for name, what in j.shots:
                 print(f"  {name}: {what}")
-        assert len(j.shots) == 13
+        assert len(j.shots) == 15
