@@ -9,7 +9,8 @@ changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -151,6 +152,19 @@ def message_from_row(row: Any) -> Message:
         sent_at=row.sent_at,
         text=row.text,
     )
+
+
+@contextlib.asynccontextmanager
+async def joined(
+    engine: AsyncEngine, conn: AsyncConnection | None
+) -> AsyncIterator[AsyncConnection]:
+    """``conn`` when the caller's transaction is to hold the write, else a new transaction:
+    the end of a poll writes its watermark and presence bookkeeping in one commit."""
+    if conn is not None:
+        yield conn
+        return
+    async with engine.begin() as own:
+        yield own
 
 
 class ObservationStore:
@@ -319,11 +333,22 @@ class ObservationStore:
         assert state is not None
         return state
 
+    def begin(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A transaction the caller hands to several writes, committed once at its end."""
+        return self.engine.begin()
+
     async def advance_watermark(
-        self, shop: str, stream: Stream, watermark: datetime, now: datetime
+        self,
+        shop: str,
+        stream: Stream,
+        watermark: datetime,
+        now: datetime,
+        *,
+        conn: AsyncConnection | None = None,
     ) -> None:
-        """Move the watermark forward (never back) after a poll that read every page."""
-        async with self.engine.begin() as conn:
+        """Move the watermark forward (never back) after a poll that read every page (in
+        ``conn``'s transaction when given)."""
+        async with joined(self.engine, conn) as conn:
             await conn.execute(
                 update(stream_state)
                 .where(

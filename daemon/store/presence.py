@@ -25,7 +25,7 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connectors.model import AgentPresence, PresenceEvent, PresenceStatus
-from daemon.store.observations import dialect_insert
+from daemon.store.observations import dialect_insert, joined
 from daemon.store.tables import presence, presence_events, presence_known, presence_sources
 
 EVENTS = "events"
@@ -127,13 +127,20 @@ class PresenceStore:
                 )
 
     async def extend_known(
-        self, shop: str, kind: str, start: datetime, end: datetime, *, end_included: bool
+        self,
+        shop: str,
+        kind: str,
+        start: datetime,
+        end: datetime,
+        *,
+        end_included: bool,
+        conn: AsyncConnection | None = None,
     ) -> None:
         """Presence is known on ``[start, end]`` (``end`` only if included): grow the span
-        this touches, or begin a new one."""
+        this touches, or begin a new one (in ``conn``'s transaction when given)."""
         if end < start:
             return
-        async with self.engine.begin() as conn:
+        async with joined(self.engine, conn) as conn:
             row = (
                 await conn.execute(
                     select(presence_known)
@@ -165,9 +172,15 @@ class PresenceStore:
             )
 
     async def set_source(
-        self, shop: str, kind: str, now: datetime, *, last_sample_at: datetime | None = None
+        self,
+        shop: str,
+        kind: str,
+        now: datetime,
+        *,
+        last_sample_at: datetime | None = None,
+        conn: AsyncConnection | None = None,
     ) -> None:
-        async with self.engine.begin() as conn:
+        async with joined(self.engine, conn) as conn:
             values = {"kind": kind, "last_sample_at": last_sample_at, "updated_at": now}
             stmt = dialect_insert(conn, presence_sources).values(shop=shop, **values)
             await conn.execute(stmt.on_conflict_do_update(index_elements=["shop"], set_=values))

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connectors.base import ChatSource, OrderSource, PresenceEventSource
 from connectors.errors import AuthFailed, BadResponse, ConnectorError, Unavailable
@@ -120,6 +121,8 @@ class StreamPoller:
         one if they are close enough. A new process has none, so a restart leaves a gap."""
         self._sampled: dict[str, PresenceStatus] | None = None
         self._pending_sample: dict[str, PresenceStatus] | None = None
+        self._source_written: tuple[str, datetime | None] | None = None
+        """What this process last wrote to presence_sources (forgotten at each start)."""
         self._refused: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         """(key, reason, error) of refused records already logged and counted."""
         self._log = log.bind(shop=shop, stream=self.stream.value, kind=settings.kind)
@@ -131,6 +134,7 @@ class StreamPoller:
     async def start(self) -> StreamState:
         """Load (or create, on the very first start) the stream's cursor and watermark."""
         now = self.clock.now()
+        self._source_written = None  # another process may have held the shop meanwhile
         self.state = await self.store.start_stream(
             self.shop, self.stream, now - self.settings.backfill, now
         )
@@ -166,9 +170,12 @@ class StreamPoller:
             if self._bound is not None:
                 reach = min(reach, self._bound)
             watermark = max(since, reach)
-            if self.stream is Stream.CHAT:
-                await self._record_presence(since, watermark, started)
-            await self.store.advance_watermark(self.shop, self.stream, watermark, started)
+            async with self.store.begin() as conn:  # one commit ends the poll
+                if self.stream is Stream.CHAT:
+                    await self._record_presence(since, watermark, started, conn)
+                await self.store.advance_watermark(
+                    self.shop, self.stream, watermark, started, conn=conn
+                )
         except ConnectorError as error:
             self._failed(error)
             return False
@@ -398,27 +405,40 @@ class StreamPoller:
                 raise BadResponse("the presence stream vanished while paging", field="events")
             page = following
 
-    async def _record_presence(self, since: datetime, watermark: datetime, now: datetime) -> None:
-        """After a chat poll read every page: where presence is now known, and how."""
+    async def _record_presence(
+        self, since: datetime, watermark: datetime, now: datetime, conn: AsyncConnection
+    ) -> None:
+        """After a chat poll read every page: where presence is now known, and how (in the
+        poll's closing transaction, with the watermark)."""
         kind = self.presence_kind
         if kind == EVENTS:
             await self.presence.extend_known(
-                self.shop, EVENTS, since, watermark, end_included=False
+                self.shop, EVENTS, since, watermark, end_included=False, conn=conn
             )
-            await self.presence.set_source(self.shop, EVENTS, now)
+            await self._set_source(EVENTS, now, None, conn)
         elif kind == SAMPLES and self._sampled_at is not None:
             sampled_at = self._sampled_at
             last = self._last_sample
             limit = 2 * self.settings.poll_interval
             if last is not None and timedelta(0) <= sampled_at - last <= limit:
                 await self.presence.extend_known(
-                    self.shop, SAMPLES, last, sampled_at, end_included=True
+                    self.shop, SAMPLES, last, sampled_at, end_included=True, conn=conn
                 )
-            await self.presence.set_source(self.shop, SAMPLES, now, last_sample_at=sampled_at)
+            await self._set_source(SAMPLES, now, sampled_at, conn)
             self._last_sample = sampled_at
             self._sampled = self._pending_sample
         elif kind == NONE:
-            await self.presence.set_source(self.shop, NONE, now)
+            await self._set_source(NONE, now, None, conn)
+
+    async def _set_source(
+        self, kind: str, now: datetime, sampled_at: datetime | None, conn: AsyncConnection
+    ) -> None:
+        """Write how presence is read, when it changed since this process last wrote it:
+        an unchanged row rewritten at every poll of a thousand shops was wasted commits."""
+        if self._source_written == (kind, sampled_at):
+            return
+        await self.presence.set_source(self.shop, kind, now, last_sample_at=sampled_at, conn=conn)
+        self._source_written = (kind, sampled_at)
 
     def _storage_failed(self, error: Exception) -> None:
         """The platform answered but the data could not be stored (a full disk, a lost
