@@ -10,7 +10,8 @@ of data. The daemon is a real ``shopwatch run --config FILE --listen HOST:PORT``
 Measured per size: start-up (config read, watchers built, listener bound), the back-fill
 (until every stream has read its history once), then a steady window of four poll
 intervals: the daemon's CPU share of one core, its peak and current RSS, each scrape's
-``/metrics`` time and size, and the watermark lag of every stream at every scrape. A poll
+``/metrics`` time and size (asked for gzip, as Prometheus asks; the body and the bytes on the
+wire), and the watermark lag of every stream at every scrape. A poll
 is starved when its stream's lag beyond ``settle`` reaches two poll intervals (the
 watermark is a poll's start minus ``settle``, so ``settle`` is the floor of any lag).
 """
@@ -18,6 +19,7 @@ watermark is a poll's start minus ``settle``, so ``settle`` is the floor of any 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import http.client
 import json
 import os
@@ -162,15 +164,29 @@ def free_port() -> int:
 
 
 def get(port: int, path: str, timeout: float = 60.0) -> tuple[int, bytes, float]:
+    status, body, _, seconds = scrape(port, path, timeout=timeout, compressed=False)
+    return status, body, seconds
+
+
+def scrape(
+    port: int, path: str, *, timeout: float = 60.0, compressed: bool = True
+) -> tuple[int, bytes, int, float]:
+    """GET as Prometheus scrapes: it asks for gzip (``Accept-Encoding``), so the time includes
+    the daemon's compression. Returns the status, the body (decompressed), the bytes on the
+    wire and the seconds until the last byte."""
+    headers = {"Accept-Encoding": "gzip"} if compressed else {}
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers)
         response = conn.getresponse()
-        body = response.read()
+        wire = response.read()
     finally:
         conn.close()
-    return response.status, body, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    gzipped = response.getheader("Content-Encoding") == "gzip"
+    body = gzip.decompress(wire) if gzipped else wire
+    return response.status, body, len(wire), seconds
 
 
 def cpu_seconds(pid: int) -> float:
@@ -304,11 +320,13 @@ def run_size(
         worst: list[float] = []
         while time.monotonic() - w0 < window:
             at = time.time()
-            status, body, seconds = get(port, "/metrics")
+            status, body, wire, seconds = scrape(port, "/metrics")
             if status != 200:
                 raise RuntimeError(f"/metrics answered {status}")
             found = lags(body, at)
-            scrapes.append({"seconds": seconds, "bytes": len(body), "series": series(body)})
+            scrapes.append(
+                {"seconds": seconds, "bytes": len(body), "wire": wire, "series": series(body)}
+            )
             last_body = body
             worst.append(max(found, default=0.0))
             time.sleep(max(0.0, scrape_every - (time.time() - at)))
@@ -344,6 +362,7 @@ def run_size(
                 "median_ms": round(statistics.median(times) * 1000, 1),
                 "max_ms": round(times[-1] * 1000, 1),
                 "bytes": scrapes[-1]["bytes"],
+                "wire_bytes": scrapes[-1]["wire"],
                 "series": scrapes[-1]["series"],
                 "families": families(last_body),
             },
@@ -376,7 +395,8 @@ def summary_line(result: dict[str, Any]) -> str:
         f"{result['shops']:,} shops: back-fill {result['backfill_s']:.0f} s; steady CPU "
         f"{steady['cpu_share']:.0%} of a core; RSS peak {memory['vm_hwm_mib']:.0f} MiB "
         f"(now {memory['vm_rss_mib']:.0f}); /metrics {scrape['median_ms']:.0f} ms "
-        f"(max {scrape['max_ms']:.0f}), {scrape['bytes'] / 1e6:.2f} MB, "
+        f"(max {scrape['max_ms']:.0f}), {scrape['bytes'] / 1e6:.2f} MB "
+        f"({scrape['wire_bytes'] / 1e6:.2f} MB gzip), "
         f"{scrape['series']:,} series; worst lag beyond settle "
         f"{steady['max_lag_beyond_settle_s']:.0f} s (poll {result['poll_interval_s']:g} s); "
         f"machine: {result['load']['foreign_cpu_share']:.0%} foreign CPU"

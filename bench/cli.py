@@ -463,7 +463,8 @@ def _agency_row(size: dict[str, Any]) -> list[str]:
     result = (
         f"back-fill {size['backfill_s']:.0f} s; CPU {steady['cpu_share']:.0%}; RSS "
         f"{size['memory']['vm_hwm_mib']:.0f} MiB; /metrics {scrape['median_ms']:.0f} ms "
-        f"{scrape['bytes'] / 1e6:.2f} MB; lag {steady['max_lag_beyond_settle_s']:.0f} s "
+        f"{scrape['bytes'] / 1e6:.2f} MB ({scrape.get('wire_bytes', 0) / 1e6:.2f} gzip); "
+        f"lag {steady['max_lag_beyond_settle_s']:.0f} s "
         f"(+{size['settle_s']} s settle)"
     )
     at_target = size["shops"] >= TARGETS["agency_shops"]
