@@ -14,6 +14,7 @@ undecidable (``record_rejected``) instead.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
@@ -96,11 +97,13 @@ class Judge:
     team: bool = False
     """This judge also runs the team's rules (CS108): one shop's judge does, the first."""
 
-    @property
+    @functools.cached_property
     def buyer_rules(self) -> list[tuple[Rule, RuleOptions]]:
+        """Worked out once: every buyer of every evaluation asks (a judge is rebuilt, not
+        changed, when the configuration is)."""
         return [(rule, options) for rule, options in self.rules if rule.scope is Scope.BUYER]
 
-    @property
+    @functools.cached_property
     def shop_rules(self) -> list[tuple[Rule, RuleOptions]]:
         """The rules judged once per evaluation: the shop's, and the team's if ``team``."""
         return [
