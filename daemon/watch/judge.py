@@ -105,7 +105,8 @@ class Judge:
 
     @functools.cached_property
     def shop_rules(self) -> list[tuple[Rule, RuleOptions]]:
-        """The rules judged once per evaluation: the shop's, and the team's if ``team``."""
+        """The rules judged per shop, not per buyer (at most once a minute, see the evaluator):
+        the shop's, and the team's if ``team``."""
         return [
             (rule, options)
             for rule, options in self.rules
