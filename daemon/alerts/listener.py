@@ -9,7 +9,8 @@ What goes where:
   satisfied, decided or its deadline passes. Firing alerts are pushed again every
   ``resend_interval``; resolved ones for five more minutes (Alertmanager's advice).
 - **Webhooks**: each violation once, each escalation once per tier, each at-risk subject
-  once per deadline.
+  once per deadline, and the end of a lasting violation (nobody reachable) it announced,
+  once: a chat message cannot be resolved the way an alert is.
 - At-risk warnings are quiet outside coverage (SPEC §7): none is sent, firing ones are
   resolved, and they fire again when a shift starts if the subject is still at risk.
 
@@ -39,9 +40,11 @@ from checks.subject import Breach
 from daemon.alerts.alertmanager import AlertmanagerClient, alert_payload, merge_pushes
 from daemon.alerts.notice import (
     AT_RISK,
+    RESOLVED,
     VIOLATION,
     Notice,
     at_risk_notice,
+    resolved_notice,
     subject_type_of,
     violation_notice,
 )
@@ -162,6 +165,7 @@ class AlertListener:
                 urgent = urgent or _critical(breach)
             elif one.ended:
                 changed += self._ended(shop, breach, now)
+                self._resolved(shop, breach, now, changed, queued)
                 urgent = True
         await self.notice_log.save(*changed)
         for queue, row in queued:
@@ -179,6 +183,43 @@ class AlertListener:
         row.closed_at = min(now, max(row.starts_at, ended))
         self.unpushed[shop].add(row.key)
         return [row]
+
+    def _resolved(
+        self,
+        shop: str,
+        breach: Breach,
+        now: datetime,
+        changed: list[NoticeRow],
+        queued: list[tuple[SendQueue[NoticeRow], NoticeRow]],
+    ) -> None:
+        """A lasting breach ended: each webhook that announced it is told, once, at once (a
+        chat message cannot be resolved the way an alert is)."""
+        subject = breach.subject
+        ended = breach.ended_at or now
+        for name in self.webhooks:
+            announced = self.rows.get((name, VIOLATION, shop, subject.rule, subject.id))
+            key = (name, RESOLVED, shop, subject.rule, subject.id)
+            if announced is None or key in self.rows:
+                continue  # never announced here, or its end told already
+            notice = resolved_notice(
+                announced.notice, ended_at=ended, now=now, timezone=self.timezone
+            )
+            row = NoticeRow(
+                receiver=name,
+                kind=RESOLVED,
+                shop=shop,
+                rule=subject.rule,
+                subject_id=subject.id,
+                tier=announced.tier,
+                deadline=announced.deadline,
+                starts_at=notice.starts_at,
+                active_until=now + self.alerts.firing_for,  # worth telling as long as a start
+                notice=notice,
+                created_at=now,
+            )
+            self.rows[key] = row
+            changed.append(row)
+            queued.append((self.urgent[name], row))
 
     async def _notices_for(
         self,

@@ -27,7 +27,14 @@ from checks.subject import Breach
 
 VIOLATION = "violation"
 AT_RISK = "at_risk"
-ALERT_NAMES = {VIOLATION: "ShopwatchViolation", AT_RISK: "ShopwatchAtRisk"}
+RESOLVED = "resolved"
+"""A lasting violation (nobody reachable) is over: told to webhooks, which cannot resolve
+a message the way Alertmanager resolves an alert."""
+ALERT_NAMES = {
+    VIOLATION: "ShopwatchViolation",
+    AT_RISK: "ShopwatchAtRisk",
+    RESOLVED: "ShopwatchViolation",
+}
 TEAM_LABEL = "customer-service"
 NO_AGENT = "team"
 
@@ -92,7 +99,7 @@ class Notice:
             "severity": self.severity,
             "team": TEAM_LABEL,
         }
-        if self.kind == VIOLATION:
+        if self.kind in (VIOLATION, RESOLVED):
             labels["agent"] = self.agent or NO_AGENT
         return labels
 
@@ -220,6 +227,59 @@ def violation_notice(
         points=breach.points,
         fine=fine,
         escalated=escalated,
+    )
+
+
+def resolved_notice(
+    announced: Notice, *, ended_at: datetime, now: datetime, timezone: ZoneInfo
+) -> Notice:
+    """The end of a lasting violation whose start was announced (SPEC §3 CS110: "resolved
+    when an agent comes online"), worded from what was announced."""
+    name_zh, name_en = rule_title(announced.rule)
+    what_zh, what_en = _subject(announced.rule, announced.subject_type, announced.subject_id)
+    ended = _clock(ended_at, timezone, now)
+    lasted = minutes((ended_at - announced.deadline).total_seconds())
+    title = f"【已恢复】{announced.rule} {name_zh} · {announced.shop} · {what_zh}"
+    summary = (
+        f"【已恢复 Resolved】{announced.rule} {name_zh} / {name_en} — 店铺 {announced.shop}，"
+        f"{what_zh}"
+    )
+    registered = _rule(announced.rule)
+    review = registered is not None and registered.review
+    left_zh = "违规仍在台账中，等待主管审核。" if review else "违规仍在台账中。"
+    left_en = (
+        "The violation stays in the ledger for a supervisor's review."
+        if review
+        else "The violation stays in the ledger."
+    )
+    description = (
+        f"店铺 {announced.shop} 的{what_zh}已结束：{ended} 起又有客服在线"
+        f"（截止后又持续 {lasted} 分钟）。{left_zh}\n"
+        f"Resolved: {announced.rule} ({name_en}) in shop {announced.shop}, {what_en}, ended at "
+        f"{ended}, when an agent was online again ({lasted} min after its deadline). {left_en} "
+        f"Times are {timezone.key}."
+    )
+    return Notice(
+        kind=RESOLVED,
+        shop=announced.shop,
+        rule=announced.rule,
+        subject_type=announced.subject_type,
+        subject_id=announced.subject_id,
+        buyer_id=announced.buyer_id,
+        agent=announced.agent,
+        shift=announced.shift,
+        severity=announced.severity,
+        deadline=announced.deadline,
+        starts_at=announced.starts_at,
+        title=title,
+        summary=summary,
+        description=description,
+        evidence=announced.evidence,
+        url=announced.url,
+        violation_id=announced.violation_id,
+        tier=announced.tier,
+        points=announced.points,
+        fine=announced.fine,
     )
 
 

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import structlog
 
-from daemon.alerts.notice import AT_RISK, Notice, rule_title
+from daemon.alerts.notice import AT_RISK, RESOLVED, Notice, rule_title
 from daemon.clock import Sleep
 from daemon.config.alert_settings import WebhookSettings
 
@@ -63,7 +63,8 @@ def _heading(notices: Sequence[Notice]) -> str:
     if len(notices) == 1:
         return f"shopwatch {notices[0].title}"
     warnings = sum(1 for n in notices if n.kind == AT_RISK)
-    violations = len(notices) - warnings
+    resolved = sum(1 for n in notices if n.kind == RESOLVED)
+    violations = len(notices) - warnings - resolved
     parts_zh, parts_en = [], []
     if violations:
         parts_zh.append(f"{violations} 条违规")
@@ -71,13 +72,21 @@ def _heading(notices: Sequence[Notice]) -> str:
     if warnings:
         parts_zh.append(f"{warnings} 条即将超时")
         parts_en.append(f"{warnings} at risk")
+    if resolved:
+        parts_zh.append(f"{resolved} 条已恢复")
+        parts_en.append(f"{resolved} resolved")
     return f"shopwatch：{'，'.join(parts_zh)} / {', '.join(parts_en)}"
 
 
 def _markdown_item(notice: Notice, *, wecom: bool) -> str:
     head = notice.title
     if wecom:
-        color = "warning" if notice.kind == AT_RISK or notice.severity == "critical" else "comment"
+        if notice.kind == RESOLVED:
+            color = "info"  # WeCom's green
+        elif notice.kind == AT_RISK or notice.severity == "critical":
+            color = "warning"
+        else:
+            color = "comment"
         head = f'<font color="{color}">{head}</font>'
     lines = [f"#### {head}", ""]
     for paragraph in notice.description.split("\n"):
@@ -120,6 +129,12 @@ def wecom_body(notices: Sequence[Notice]) -> dict[str, Any]:
     return {"msgtype": "markdown", "markdown": {"content": markdown_text(notices, wecom=True)}}
 
 
+def _event(notice: Notice) -> str:
+    if notice.kind in (AT_RISK, RESOLVED):
+        return notice.kind
+    return "violation_escalated" if notice.escalated else "violation"
+
+
 def json_body(notices: Sequence[Notice], timezone: ZoneInfo) -> dict[str, Any]:
     """The generic webhook: stable field names a small script can route on."""
     return {
@@ -127,11 +142,7 @@ def json_body(notices: Sequence[Notice], timezone: ZoneInfo) -> dict[str, Any]:
         "source": "shopwatch",
         "notices": [
             {
-                "event": (
-                    "at_risk"
-                    if n.kind == AT_RISK
-                    else ("violation_escalated" if n.escalated else "violation")
-                ),
+                "event": _event(n),
                 "alertname": n.alertname,
                 "labels": n.labels(),
                 "shop": n.shop,

@@ -104,3 +104,55 @@ async def test_a_critical_notice_goes_to_a_webhook_alone_not_batched(
         alone = [b for b in bodies if any(n["rule"] == "CS110" for n in b["notices"])]
         assert len(alone) == 1 and len(alone[0]["notices"]) == 1
         assert sum(len(b["notices"]) for b in bodies) == 4
+
+
+async def test_a_webhook_that_announced_it_is_told_once_when_somebody_is_online_again(
+    tmp_path: Path, engine: AsyncEngine, clock: FakeClock
+) -> None:
+    """A chat robot's message cannot be resolved like an alert: the team lead who was told
+    "nobody reachable" is told, once, when an agent is online again."""
+    (tmp_path / "hook-url").write_text(HOOK)
+    config = (
+        '[alerts]\nfiring_for = "10m"\n[[alerts.webhooks]]\nname = "lead"\nkind = "json"\n'
+        'url_file = "hook-url"\n'
+    )
+    start = local(clock.now(), "14:00")
+    clock.set(local(clock.now(), "14:06"))
+    with respx.mock(assert_all_called=False) as router:
+        hook = router.post(HOOK).respond(200)
+        async with harness(tmp_path, engine, clock, config) as h:
+            await h.record(nobody(start))
+            await h.listener.drain()
+            clock.set(local(clock.now(), "14:41"))
+            ended = nobody(start, ended_at=local(clock.now(), "14:40"))
+            assert (await h.record(ended)).ended
+            await h.listener.drain()
+            await h.record(ended)  # judged again: nothing new to tell
+            await h.listener.drain()
+        notices = [n for call in hook.calls for n in json.loads(call.request.content)["notices"]]
+    assert [n["event"] for n in notices] == ["violation", "resolved"]
+    resolved = notices[1]
+    assert resolved["rule"] == "CS110" and resolved["severity"] == "critical"
+    assert resolved["labels"]["alertname"] == "ShopwatchViolation"
+    assert resolved["title"].startswith("【已恢复】CS110")
+    assert "14:40" in resolved["description"] and "Resolved" in resolved["description"]
+    assert resolved["violation_id"] == notices[0]["violation_id"]
+
+
+def test_a_robot_message_counts_what_is_resolved() -> None:
+    from daemon.alerts.notice import RESOLVED
+    from daemon.alerts.webhooks import markdown_text
+
+    def notice(kind: str) -> Any:
+        from daemon.alerts.notice import Notice
+
+        moment = datetime(2026, 11, 2, 6, 0)
+        return Notice(
+            kind=kind, shop="s", rule="CS110", subject_type="outage", subject_id="x",
+            buyer_id=None, agent="a1", shift="day", severity="critical", deadline=moment,
+            starts_at=moment, title=f"t-{kind}", summary="", description="d", evidence="e",
+        )  # fmt: skip
+
+    text = markdown_text([notice("violation"), notice(RESOLVED)], wecom=True)
+    assert "1 条违规，1 条已恢复 / 1 violation(s), 1 resolved" in text
+    assert '<font color="info">t-resolved</font>' in text
