@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, func, select, tuple_, union, update
+from sqlalchemy import Table, delete, func, select, tuple_, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -255,6 +255,17 @@ class ObservationStore:
                 ),
                 rows,
             )
+
+    async def forget_rejected(self, shop: str, before: datetime) -> int:
+        """Drop refused records last seen before ``before`` (the evaluation horizon's start):
+        no evaluation reads them any more. Returns how many went."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                delete(rejected_records).where(
+                    rejected_records.c.shop == shop, rejected_records.c.last_seen_at < before
+                )
+            )
+        return result.rowcount or 0
 
     async def rejected_keys(self, shop: str, since: datetime) -> RejectedKeys:
         """The records refused at or after ``since``, by stream."""

@@ -165,14 +165,17 @@ class ShopEvaluator:
             raise
         self.failure = None
         await self._publish_open_items(now)
-        self._forget_settled(horizon_start)
+        await self._forget_settled(horizon_start)
         return len(buyers)
 
-    def _forget_settled(self, horizon_start: datetime) -> None:
+    async def _forget_settled(self, horizon_start: datetime) -> None:
+        """Hourly, forget what lies before the horizon: settled subjects in memory, refused
+        records in the store (nothing reads either any more)."""
         if self.pruned_at is not None and horizon_start - self.pruned_at < PRUNE_EVERY:
             return
         self.settled = {k: d for k, d in self.settled.items() if d >= horizon_start}
         self.pruned_at = horizon_start
+        await self.store.forget_rejected(self.shop, horizon_start)
 
     async def _evaluate(
         self, buyers: Sequence[str], marks: Watermarks, now: datetime, horizon_start: datetime

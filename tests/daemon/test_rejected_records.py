@@ -164,3 +164,14 @@ async def test_no_rule_decides_against_a_buyer_whose_order_lacks_a_refused_versi
     assert [(r.rule, r.subject_id, r.reason) for r in rows] == [("CS101", "o-2", "record_rejected")]
     labels = {"shop": "s", "rule": "CS101", "reason": "record_rejected"}
     assert sample(metrics, "shopwatch_undecidable_total", **labels) == 1
+
+
+async def test_refused_records_before_the_horizon_are_forgotten(engine: AsyncEngine) -> None:
+    store = ObservationStore(engine)
+    await store.save_rejected("s", Stream.ORDERS, [("o-old", "status")], NOW - timedelta(days=9))
+    await store.save_rejected("s", Stream.ORDERS, [("o-new", "status")], NOW)
+    await store.save_rejected("t", Stream.ORDERS, [("o-other", "status")], NOW - timedelta(days=9))
+    assert await store.forget_rejected("s", NOW - timedelta(days=3)) == 1
+    everything = NOW - timedelta(days=30)
+    assert (await store.rejected_keys("s", everything)).orders == {"o-new"}
+    assert (await store.rejected_keys("t", everything)).orders == {"o-other"}  # another shop's
