@@ -250,13 +250,16 @@ class UserBook:
         The last active lead is not disabled."""
         user = await self.by_name(name)
         async with self.engine.begin() as conn:
-            if not active:
-                await _keep_a_lead(conn, user)
+            takes_a_lead = user.is_lead and not active
+            if takes_a_lead:
+                await _lock_leads(conn)
             await conn.execute(
                 update(users)
                 .where(users.c.id == user.id)
                 .values(active=active, session_epoch=users.c.session_epoch + 1, updated_at=now)
             )
+            if takes_a_lead:
+                await _keep_a_lead(conn, user)
             action = "enabled" if active else "disabled"
             await _audit(conn, user.id, now, action, by, _why(reason))
         return await self.by_id(user.id)
@@ -280,13 +283,16 @@ class UserBook:
         if (role, link) == (user.role, user.agent):
             raise Conflict(f"{user.name} is {role} already", field="role")
         async with self.engine.begin() as conn:
-            if role != "lead":
-                await _keep_a_lead(conn, user)
+            takes_a_lead = user.is_lead and role != "lead"
+            if takes_a_lead:
+                await _lock_leads(conn)
             await conn.execute(
                 update(users)
                 .where(users.c.id == user.id)
                 .values(role=role, agent=link, updated_at=now)
             )
+            if takes_a_lead:
+                await _keep_a_lead(conn, user)
             details = {"from": user.role, "to": role, "agent": link, **_why(reason)}
             await _audit(conn, user.id, now, "role", by, details)
         return await self.by_id(user.id)
@@ -363,18 +369,25 @@ class UserBook:
             ]
 
 
-async def _keep_a_lead(conn: AsyncConnection, user: User) -> None:
-    """Refuses to take away the last active lead (by disabling them or changing their role).
-    The active leads' rows are locked first (PostgreSQL), so two leads disabling each other
-    at the same moment cannot both succeed; SQLite writes one transaction at a time."""
+async def _lock_leads(conn: AsyncConnection) -> None:
+    """Before a change that may take a lead away: lock the active leads' rows (PostgreSQL),
+    so a second such change waits for this one and then sees it."""
     query = (
         select(users.c.id)
         .where(users.c.role == "lead", users.c.active.is_(True))
         .order_by(users.c.id)
         .with_for_update()
     )
-    leads = set((await conn.execute(query)).scalars())
-    if leads == {user.id}:
+    await conn.execute(query)
+
+
+async def _keep_a_lead(conn: AsyncConnection, user: User) -> None:
+    """After the change, in its transaction: refuse it (roll it back) if no active lead is
+    left. Checked after the write, not before: on SQLite the write is what takes the
+    database's lock, so two leads disabling each other at the same moment cannot both have
+    read "two leads" first; on PostgreSQL :func:`_lock_leads` orders them."""
+    query = select(func.count()).where(users.c.role == "lead", users.c.active.is_(True))
+    if not (await conn.execute(query)).scalar_one():
         raise LastLead(
             f"{user.name} is the last active lead: make someone else lead first",
             field="name",
