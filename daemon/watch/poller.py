@@ -170,12 +170,15 @@ class StreamPoller:
             if self._bound is not None:
                 reach = min(reach, self._bound)
             watermark = max(since, reach)
+            committed: list[Callable[[], None]] = []
             async with self.store.begin() as conn:  # one commit ends the poll
                 if self.stream is Stream.CHAT:
-                    await self._record_presence(since, watermark, started, conn)
+                    await self._record_presence(since, watermark, started, conn, committed)
                 await self.store.advance_watermark(
                     self.shop, self.stream, watermark, started, conn=conn
                 )
+            for remember in committed:  # only what was durably written is remembered
+                remember()
         except ConnectorError as error:
             self._failed(error)
             return False
@@ -406,16 +409,22 @@ class StreamPoller:
             page = following
 
     async def _record_presence(
-        self, since: datetime, watermark: datetime, now: datetime, conn: AsyncConnection
+        self,
+        since: datetime,
+        watermark: datetime,
+        now: datetime,
+        conn: AsyncConnection,
+        committed: list[Callable[[], None]],
     ) -> None:
         """After a chat poll read every page: where presence is now known, and how (in the
-        poll's closing transaction, with the watermark)."""
+        poll's closing transaction, with the watermark). What this process remembers of it
+        goes to ``committed``, applied once the transaction is."""
         kind = self.presence_kind
+        sampled_at: datetime | None = None
         if kind == EVENTS:
             await self.presence.extend_known(
                 self.shop, EVENTS, since, watermark, end_included=False, conn=conn
             )
-            await self._set_source(EVENTS, now, None, conn)
         elif kind == SAMPLES and self._sampled_at is not None:
             sampled_at = self._sampled_at
             last = self._last_sample
@@ -424,21 +433,22 @@ class StreamPoller:
                 await self.presence.extend_known(
                     self.shop, SAMPLES, last, sampled_at, end_included=True, conn=conn
                 )
-            await self._set_source(SAMPLES, now, sampled_at, conn)
-            self._last_sample = sampled_at
-            self._sampled = self._pending_sample
-        elif kind == NONE:
-            await self._set_source(NONE, now, None, conn)
-
-    async def _set_source(
-        self, kind: str, now: datetime, sampled_at: datetime | None, conn: AsyncConnection
-    ) -> None:
-        """Write how presence is read, when it changed since this process last wrote it:
-        an unchanged row rewritten at every poll of a thousand shops was wasted commits."""
-        if self._source_written == (kind, sampled_at):
+            committed.append(functools.partial(self._sampled_written, sampled_at))
+        elif kind != NONE:
             return
-        await self.presence.set_source(self.shop, kind, now, last_sample_at=sampled_at, conn=conn)
-        self._source_written = (kind, sampled_at)
+        # How presence is read is written only when it changed since this process last
+        # wrote it: an unchanged row rewritten at every poll of a thousand shops was
+        # wasted writes.
+        source = (kind, sampled_at)
+        if self._source_written != source:
+            await self.presence.set_source(
+                self.shop, kind, now, last_sample_at=sampled_at, conn=conn
+            )
+            committed.append(functools.partial(setattr, self, "_source_written", source))
+
+    def _sampled_written(self, sampled_at: datetime) -> None:
+        self._last_sample = sampled_at
+        self._sampled = self._pending_sample
 
     def _storage_failed(self, error: Exception) -> None:
         """The platform answered but the data could not be stored (a full disk, a lost

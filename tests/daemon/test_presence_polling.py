@@ -295,3 +295,26 @@ async def test_presence_exported_to_files_is_stored_as_exact_events_known_to_the
     assert [(k.start, k.end, k.end_included) for k in stored.known] == [(since, day2, False)]
     timeline = await timeline_of(engine, poller, since)
     assert timeline.status_at("a1", datetime(2026, 11, 27, 4, 30, tzinfo=UTC)) is AWAY
+
+
+async def test_how_presence_is_read_is_written_again_after_a_closing_commit_failed(
+    engine: AsyncEngine, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Nothing is remembered as written before it is: a poll whose closing transaction
+    failed leaves no presence source behind, so the next poll writes it."""
+    poller = poller_for(engine, clock, tmp_path, EventSource([]))
+    store = poller.store
+    advance = store.advance_watermark
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    store.advance_watermark = broken  # type: ignore[method-assign]
+    assert await poller.poll() is False
+    assert poller.storage_failure is not None
+    assert (await PresenceStore(engine).load("s", clock.now() - timedelta(days=1))).kind is None
+
+    store.advance_watermark = advance  # type: ignore[method-assign]
+    clock.advance(POLL)
+    assert await poller.poll() is True
+    assert (await PresenceStore(engine).load("s", clock.now() - timedelta(days=1))).kind == "events"
