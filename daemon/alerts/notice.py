@@ -14,7 +14,7 @@ and times change or are details: they are annotations.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -259,27 +259,13 @@ def resolved_notice(
         f"{ended}, when an agent was online again ({lasted} min after its deadline). {left_en} "
         f"Times are {timezone.key}."
     )
-    return Notice(
+    return replace(
+        announced,
         kind=RESOLVED,
-        shop=announced.shop,
-        rule=announced.rule,
-        subject_type=announced.subject_type,
-        subject_id=announced.subject_id,
-        buyer_id=announced.buyer_id,
-        agent=announced.agent,
-        shift=announced.shift,
-        severity=announced.severity,
-        deadline=announced.deadline,
-        starts_at=announced.starts_at,
         title=title,
         summary=summary,
         description=description,
-        evidence=announced.evidence,
-        url=announced.url,
-        violation_id=announced.violation_id,
-        tier=announced.tier,
-        points=announced.points,
-        fine=announced.fine,
+        escalated=False,
     )
 
 
