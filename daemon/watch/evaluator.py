@@ -174,8 +174,8 @@ class ShopEvaluator:
         if self.pruned_at is not None and horizon_start - self.pruned_at < PRUNE_EVERY:
             return
         self.settled = {k: d for k, d in self.settled.items() if d >= horizon_start}
-        self.pruned_at = horizon_start
         await self.store.forget_rejected(self.shop, horizon_start)
+        self.pruned_at = horizon_start  # after the store's part: a failure tries again
 
     async def _evaluate(
         self, buyers: Sequence[str], marks: Watermarks, now: datetime, horizon_start: datetime
