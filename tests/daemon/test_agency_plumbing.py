@@ -14,9 +14,11 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.generic.client import GenericShopClient
 from connectors.http import HostPools
+from connectors.model import Stream
 from daemon import cli, service
 from daemon.config.settings import Settings
 from daemon.simulator.app import make_simulator_app
@@ -155,3 +157,48 @@ def test_a_status_line_names_five_streams_and_counts_the_rest() -> None:
     line = app._some(names)
     assert line == "s0/orders, s1/orders, s2/orders, s3/orders, s4/orders and 995 more"
     assert app._some(names[:2]) == "s0/orders, s1/orders"
+
+
+async def test_the_rules_about_people_are_judged_at_most_once_a_minute(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thousand shops judged from days of presence at every poll took most of a core:
+    the shop-level rules (their limits are minutes) run at a shop's first evaluation and
+    then when a minute has passed, not at every tick."""
+    from daemon.store.ledger import Ledger
+    from daemon.store.observations import ObservationStore
+    from daemon.watch import evaluator as evaluator_module
+    from daemon.watch.metrics import Metrics
+    from tests.conftest import FakeClock
+    from tests.scorecard.support import at, make_settings
+
+    now = at("2026-11-02 12:00")
+    store = ObservationStore(engine)
+    pollers = {}
+    for stream in Stream:
+        await store.start_stream("s", stream, now - timedelta(days=1), now)
+        await store.advance_watermark("s", stream, now - timedelta(minutes=1), now)
+        pollers[stream] = type("Polled", (), {"state": await store.stream_state("s", stream)})()
+    settings = make_settings(tmp_path, "sqlite://", people_rules=True)
+    clock = FakeClock(now)
+    evaluator = evaluator_module.ShopEvaluator(
+        shop="s",
+        settings=settings,
+        store=store,
+        ledger=Ledger(engine),
+        metrics=Metrics(version="test", roster=settings.roster),
+        clock=clock,
+        pollers=pollers,  # type: ignore[arg-type]
+    )
+    judged: list[datetime] = []
+    judge_shop = evaluator._evaluate_shop
+
+    async def counting(marks: Any, at_now: datetime, horizon_start: datetime) -> None:
+        judged.append(at_now)
+        await judge_shop(marks, at_now, horizon_start)
+
+    monkeypatch.setattr(evaluator, "_evaluate_shop", counting)
+    for seconds in (0, 30, 59, 60, 90, 121):
+        clock.set(now + timedelta(seconds=seconds))
+        await evaluator.tick()
+    assert judged == [now, now + timedelta(seconds=60), now + timedelta(seconds=121)]
