@@ -138,6 +138,10 @@ async def _probe(stream: StreamSettings) -> str | None:
         return f"reachable, but the answer is not what {stream.kind} sends: {error}"
     except (ConnectorError, SecretError) as error:
         return f"not probed: {error}"
+    except Exception as error:
+        # A fault no connector maps (a bug, an odd TLS failure) is still this stream's
+        # problem line, not a traceback that hides the other streams' answers.
+        return f"not probed: unexpected {type(error).__name__}: {error}"
     finally:
         await source.aclose()
     if isinstance(source, ReportsBuyerIdentity) and source.identity_problem:

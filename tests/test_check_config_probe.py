@@ -187,3 +187,26 @@ def test_an_export_directory_that_is_missing_is_said(
     assert line == f"shops.tb.chat: the export directory {absent} does not exist" + (
         " (or is no directory)"
     )
+
+
+def test_an_unexpected_fault_is_that_streams_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = platforms_config(tmp_path)
+    with respx.mock() as platforms:
+        platforms.post(GRAPHQL).mock(side_effect=RuntimeError("nobody mapped this"))
+        platforms.get(f"{CHATWOOT}/api").mock(
+            return_value=httpx.Response(200, json={"version": "4.1.0"})
+        )
+        platforms.get(url__startswith=f"{CHATWOOT}/api/v1/").mock(
+            return_value=httpx.Response(200, json={"data": {"meta": {}, "payload": []}})
+        )
+        platforms.get(url__startswith=WOO).mock(
+            return_value=httpx.Response(200, json=[], headers={"X-WP-TotalPages": "0"})
+        )
+        assert main(["check-config", "--secrets", str(config)]) == 1
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "shops.one.orders: not probed: unexpected RuntimeError: nobody mapped this"
+    ]
+    assert "live probe: 3 streams reachable, credentials accepted" in out
