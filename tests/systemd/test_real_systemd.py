@@ -53,6 +53,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "systemd" / "INSTALL.md"
+README = REPO / "README.md"
 UNIT = "shopwatch.service"
 SHOP_PORT = 8080
 API = "http://127.0.0.1:9310"
@@ -85,6 +86,26 @@ def install_commands(text: str) -> list[str]:
             commands.append(" ".join((pending + line).split()))
             pending = ""
     return commands
+
+
+def readme_install_commands(text: str) -> list[str]:
+    """The commands of README's "Install as a systemd service" section."""
+    start = text.index("\n## Install as a systemd service\n")
+    end = text.find("\n## ", start + 1)
+    return install_commands(text[start : end if end > 0 else None])
+
+
+def test_readme_install_section_is_install_md_word_for_word() -> None:
+    """README's install section is what the real-systemd test below runs: INSTALL.md's
+    commands up to the service's start, word for word and in order, nothing left out; after
+    that only commands INSTALL.md has, in its order. (Before, README's short version had no
+    `apt install python3-venv` and no console-session-key, so the unit could not start.)"""
+    readme = readme_install_commands(README.read_text())
+    install = install_commands(INSTALL.read_text())
+    started = install.index("systemctl enable --now shopwatch") + 1
+    assert readme[:started] == install[:started]
+    later = iter(install[started:])
+    assert all(command in later for command in readme[started:]), readme[started:]
 
 
 def uses_the_index(command: str) -> bool:
