@@ -9,6 +9,7 @@ the shell no import hides in a function body or a ``TYPE_CHECKING`` block to dod
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -266,16 +267,20 @@ def test_nothing_outside_the_shell_imports_the_shell() -> None:
             assert target is None or layer_of(target) is not LAYERS[-1], (module, imp)
 
 
+def imported_modules(module: str, source: str, is_package: bool) -> set[str]:
+    """The project modules a module imports, late imports included: a cycle closed by an
+    import in a function body (the shell may have those) is still a cycle."""
+    targets = {project_target(imp.name) for imp in imports_of(source, module, is_package)}
+    return {t for t in targets if t is not None and t != module}
+
+
 def import_graph() -> dict[str, set[str]]:
-    graph: dict[str, set[str]] = {}
-    for module, path in SOURCES.items():
-        source = path.read_text(encoding="utf-8")
-        edges = graph.setdefault(module, set())
-        for imp in imports_of(source, module, path.name == "__init__.py"):
-            target = project_target(imp.name) if imp.top_level else None
-            if target is not None and target != module:
-                edges.add(target)
-    return graph
+    return {
+        module: imported_modules(
+            module, path.read_text(encoding="utf-8"), path.name == "__init__.py"
+        )
+        for module, path in SOURCES.items()
+    }
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -317,6 +322,106 @@ def test_there_is_no_import_cycle() -> None:
     assert cycles(import_graph()) == []
 
 
+# ---- what else the layout promises ----
+
+RULE_CODE = re.compile(r"CS\d{3}")
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """Bare string statements: module, class and function docstrings and attribute notes."""
+    return {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+
+
+def rule_codes_in_code(source: str) -> list[str]:
+    """Rule codes a module's code names (strings, names), not its comments or docstrings."""
+    tree = ast.parse(source)
+    prose = _docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) not in prose and RULE_CODE.search(node.value):
+                found.append(f"line {node.lineno}: {node.value[:80]!r}")
+        elif isinstance(node, ast.Name | ast.Attribute | ast.arg):
+            name = {ast.Name: "id", ast.Attribute: "attr", ast.arg: "arg"}[type(node)]
+            if RULE_CODE.search(getattr(node, name).upper()):
+                found.append(f"line {node.lineno}: {getattr(node, name)}")
+    return found
+
+
+@pytest.mark.parametrize("module", [m for m in sorted(SOURCES) if not _within(m, "checks")])
+def test_only_the_rules_name_a_rule_code(module: str) -> None:
+    """A rule lives in one place: outside ``checks/`` the code knows rules only through
+    their records (comments and docstrings may name a code to say why)."""
+    assert rule_codes_in_code(SOURCES[module].read_text(encoding="utf-8")) == []
+
+
+def _calls(source: str) -> Iterator[str]:
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            func = node.func
+            yield func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+
+
+def test_one_pipeline_the_evaluator_and_replay_share_the_judge() -> None:
+    """Only the judge builds the rules' evidence and runs them; the evaluator and replay
+    both go through it, so replay's verdicts are production's."""
+    judging = {"evaluate", "Evidence", "ShopEvidence"}
+    callers = {
+        module
+        for module, path in SOURCES.items()
+        if _within(module, "daemon") and judging & set(_calls(path.read_text(encoding="utf-8")))
+    }
+    assert callers == {"daemon.watch.judge"}
+    for module in ("daemon.watch.evaluator", "daemon.scoring.replay"):
+        source = SOURCES[module].read_text(encoding="utf-8")
+        assert "daemon.watch.judge.Judge" in {i.name for i in imports_of(source, module, False)}
+        assert "Judge" in set(_calls(source)), f"{module} builds no Judge"
+
+
+def test_one_config_reader() -> None:
+    """TOML is read in one place, whose converters every config file's checks build on."""
+    readers = {
+        module
+        for module, path in SOURCES.items()
+        for imp in imports_of(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
+        if imp.name.split(".")[0] == "tomllib"
+    }
+    assert readers == {"daemon.config.toml_table"}
+
+
+def _how_it_works() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("\n## How it works\n")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def test_readme_folder_table_is_the_layout() -> None:
+    """README's picture and folder table name what exists: every sub-package of
+    ``daemon/`` has its row, and the shell's row names every module at ``daemon/``'s top."""
+    section = _how_it_works()
+    for path in set(re.findall(r"daemon/[a-z_/]*[a-z_]", section)):
+        assert (ROOT / path).is_dir() or (ROOT / f"{path}.py").is_file(), path
+    rows = {
+        row.split("|")[1].strip(): row.split("|")[2]
+        for row in section.splitlines()
+        if row.startswith("| `")
+    }
+    packages = {p.parent.name for p in (ROOT / "daemon").glob("*/__init__.py")}
+    assert {
+        name[len("`daemon/") : -2]
+        for name in rows
+        if name.startswith("`daemon/") and name.endswith("/`")
+    } == packages
+    top = {p.stem for p in (ROOT / "daemon").glob("*.py")} - {"__init__"}
+    assert {f"daemon.{name}" for name in top} == set(SHELL) | set(LEAVES)
+    named = set(re.findall(r"`(\w+)`", rows["`daemon/*.py`"]))
+    assert top <= named, f"README's shell row lacks {sorted(top - named)}"
+
+
 # ---- the guard itself ----
 
 
@@ -351,3 +456,28 @@ def test_the_guard_catches_a_forbidden_import(module: str, source: str) -> None:
 
 def test_the_guard_catches_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_a_late_import_in_the_shell_still_closes_a_cycle() -> None:
+    late = "def run():\n    from daemon import cli"
+    assert imported_modules("daemon.service", late, False) == {"daemon.cli"}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'RULE = BY_CODE["CS110"]',
+        'if code == "CS104":\n    pass',
+        'log.info(f"CS101 {n}")',
+        "cs108 = 1",
+    ],
+)
+def test_the_guard_catches_a_rule_code_outside_the_rules(source: str) -> None:
+    assert rule_codes_in_code(source)
+
+
+def test_the_guard_lets_prose_name_a_rule_code() -> None:
+    source = (
+        '"""CS101 chases."""\nX = 1\n"""CS102\'s window."""\n# CS103\ndef f():\n    """CS104."""\n'
+    )
+    assert rule_codes_in_code(source) == []

@@ -258,8 +258,8 @@ class ShopifyOrderSource:
         field, cause = _MISSING_ACCESS[key]
         detail = (
             f"none of the {len(orders)} {listing.name} on this page carries the buyer's "
-            f"{field}, so none can pair with a chat conversation: CS101 counts them "
-            f"undecidable (buyer_unidentified) instead of judging them; {cause}"
+            f"{field}, so none can pair with a chat conversation: the rules that pair orders "
+            f"with chats count them undecidable (buyer_unidentified); {cause}"
         )
         fix = _FIX if key is not BuyerKey.CUSTOMER_ID else "pair by e-mail or phone instead"
         self._unidentified[listing.name] = f"{detail}. Fix: {fix}"

@@ -135,7 +135,8 @@ class Metrics:
         self.orders_unidentified = Counter(
             "shopwatch_orders_buyer_unidentified",
             "Order versions stored whose buyer the platform did not identify (e.g. Shopify "
-            "without protected customer data access): CS101 cannot judge them.",
+            "without protected customer data access): the rules that pair an order with its "
+            "buyer's chat count them undecidable (buyer_unidentified).",
             ["shop"],
             registry=r,
         )
@@ -156,7 +157,8 @@ class Metrics:
         self.presence_known = Gauge(
             "shopwatch_presence_known",
             "1 while the shop's agent presence is known now (its chat connector reports it and "
-            "the latest poll read it), else 0: then CS109–CS112 cannot judge.",
+            "the latest poll read it), else 0: then the rules about people at their posts count "
+            "their subjects undecidable (presence_unknown).",
             ["shop"],
             registry=r,
         )
