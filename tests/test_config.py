@@ -223,6 +223,19 @@ def test_rules_command_prints_every_rule_docstring(capsys: pytest.CaptureFixture
         assert "Example timeline" in rule.doc and "Why:" in rule.doc
 
 
+def test_rules_table_command_prints_readme_s_rules_table(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``shopwatch rules --table`` is how README's table is regenerated: what it prints is
+    the table README holds, word for word."""
+    from checks.registry import rules_table
+
+    assert main(["rules", "--table"]) == 0
+    printed = capsys.readouterr().out
+    readme = (CONFIG.parent / "README.md").read_text(encoding="utf-8")
+    assert printed == rules_table() and printed in readme
+
+
 def test_the_evaluation_horizon_covers_the_longest_backfill() -> None:
     settings = parse_text(
         MINIMAL.replace('token_file = "token"', 'token_file = "token"\nbackfill = "7d"', 1)
