@@ -149,6 +149,14 @@ def _subject(rule: str, subject_type: str, subject_id: str) -> tuple[str, str]:
     return f"{zh} {subject_id}", f"{en} {subject_id}"
 
 
+def _place(shop: str, buyer_id: str | None) -> tuple[str, str, str, str]:
+    """Where a subject is, in words: its shop (the team's for CS108, which has none) and,
+    for a buyer's subject, the buyer (the rules about people have none)."""
+    where_zh, where_en = (f"店铺 {shop}", f"shop {shop}") if shop else ("团队", "the team")
+    buyer_zh, buyer_en = (f"（买家 {buyer_id}）", f" (buyer {buyer_id})") if buyer_id else ("", "")
+    return where_zh, where_en, buyer_zh, buyer_en
+
+
 def _money(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
@@ -190,17 +198,18 @@ def violation_notice(
             "confirmed, or waive it with a reason."
         )
     deadline = _clock(breach.deadline, timezone, now)
-    title = f"【{head_zh}】{subject.rule} {name_zh} · {shop} · {what_zh}"
+    where_zh, where_en, buyer_zh, buyer_en = _place(shop, subject.buyer_id)
+    title = f"【{head_zh}】{subject.rule} {name_zh} · {shop or '团队'} · {what_zh}"
     summary = (
-        f"【{head_zh} {head_en}】{subject.rule} {name_zh} / {name_en} — 店铺 {shop}，"
+        f"【{head_zh} {head_en}】{subject.rule} {name_zh} / {name_en} — {where_zh}，"
         f"{what_zh}，{who_zh}"
     )
     description = (
-        f"店铺 {shop} 的{what_zh}（买家 {subject.buyer_id}）违反 {subject.rule}「{name_zh}」："
+        f"{where_zh} 的{what_zh}{buyer_zh}违反 {subject.rule}「{name_zh}」："
         f"截止 {deadline}，{_clock(detected_at, timezone, now)} 发现。{who_zh}{shift_zh}。"
         f"{tier_zh}扣 {breach.points} 分{fine_zh}。{act_zh}\n"
-        f"{head_en} of {subject.rule} ({name_en}) in shop {shop}: {what_en} "
-        f"(buyer {subject.buyer_id}) was due at {deadline} and the breach was detected at "
+        f"{head_en} of {subject.rule} ({name_en}) in {where_en}: {what_en}"
+        f"{buyer_en} was due at {deadline} and the breach was detected at "
         f"{_clock(detected_at, timezone, now)}; {who_en}{shift_en}; {tier_en}"
         f"{breach.points} point(s){fine_en}. {act_en} "
         f"Times are {timezone.key}."
@@ -287,14 +296,15 @@ def at_risk_notice(
     registered = _rule(rule)
     do_zh, do_en = registered.action if registered else ("请尽快处理", "handle it now")
     due = _clock(deadline, timezone, now)
-    title = f"【即将超时】{rule} {name_zh} · {shop} · {what_zh} · {due} 到期"
+    where_zh, where_en, buyer_zh, buyer_en = _place(shop, buyer_id)
+    title = f"【即将超时】{rule} {name_zh} · {shop or '团队'} · {what_zh} · {due} 到期"
     summary = (
-        f"【即将超时 At risk】{rule} {name_zh} / {name_en} — 店铺 {shop}，{what_zh}，{due} 到期 due"
+        f"【即将超时 At risk】{rule} {name_zh} / {name_en} — {where_zh}，{what_zh}，{due} 到期 due"
     )
     description = (
-        f"店铺 {shop} 的{what_zh}（买家 {buyer_id}）将于 {due} 到期，届时将记为 {rule}"
+        f"{where_zh} 的{what_zh}{buyer_zh}将于 {due} 到期，届时将记为 {rule}"
         f"「{name_zh}」违规。{do_zh}。\n"
-        f"In shop {shop}, {what_en} (buyer {buyer_id}) is due at {due} and becomes a "
+        f"In {where_en}, {what_en}{buyer_en} is due at {due} and becomes a "
         f"{rule} ({name_en}) violation then: {do_en}. Times are {timezone.key}."
     )
     return Notice(
