@@ -156,19 +156,9 @@ def test_check_config_rules_db_upgrade_simulate_and_run(installed: Path, outside
     token.write_text("simulated-shop-token\n")
     token.chmod(0o600)
     (outside / "read-token").write_text("reader-token\n")
-    with _process(
-        shopwatch, "simulate", "--listen", "127.0.0.1:0", "--token-file", token, cwd=outside
-    ) as simulator:
-        _wait_for(
-            lambda: simulator.find(r"simulated shop at (http://127\.0\.0\.1:\d+)"),
-            seconds=60,
-            what="the simulator's address",
-        )
-        served = simulator.find(r"simulated shop at (http://127\.0\.0\.1:\d+)")
-        assert served is not None
-        shop_url = served.group(1)
+    config = outside / "shopwatch.toml"
 
-        config = outside / "shopwatch.toml"
+    def write_config(shop_url: str) -> None:
         config.write_text(
             f"""
 timezone = "Asia/Shanghai"
@@ -196,16 +186,46 @@ poll_interval = "2s"
 backfill = "48h"
 settle = "1s"
 [[agents]]
-id = "a1"
+id = "op1"
 [[agents]]
-id = "a2"
+id = "op2"
 [[shifts]]
 name = "day"
 start = "00:00"
 end = "23:59"
-agents = ["a1", "a2"]
+agents = ["op1", "op2"]
 """
         )
+
+    # The simulator simulates this config's roster (op1, op2; the demo's are a1, a2, ...);
+    # its shop's address, known once it listens, goes into the config afterwards.
+    write_config("http://127.0.0.1:1")
+    with _process(
+        shopwatch,
+        "simulate",
+        "--config",
+        config,
+        "--listen",
+        "127.0.0.1:0",
+        "--token-file",
+        token,
+        cwd=outside,
+    ) as simulator:
+        _wait_for(
+            lambda: simulator.find(r"simulated shop at (http://127\.0\.0\.1:\d+)"),
+            seconds=60,
+            what="the simulator's address",
+        )
+        served = simulator.find(r"simulated shop at (http://127\.0\.0\.1:\d+)")
+        assert served is not None
+        shop_url = served.group(1)
+        status, body = _get(f"{shop_url}/agents", "simulated-shop-token")
+        assert status == 200, body
+        agents = {agent["id"] for agent in json.loads(body)["agents"]}
+        assert agents and agents <= {"op1", "op2"}, agents
+        assert _get(f"{shop_url}/agents", "wrong-token")[0] == 401
+
+        write_config(shop_url)
         (outside / "state").mkdir()
         assert "OK" in _run(shopwatch, "check-config", "--secrets", config, cwd=outside)
         _run(shopwatch, "db", "upgrade", "--config", config, cwd=outside)
