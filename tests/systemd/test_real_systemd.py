@@ -108,6 +108,23 @@ def test_readme_install_section_is_install_md_word_for_word() -> None:
     assert all(command in later for command in readme[started:]), readme[started:]
 
 
+def test_the_upgrade_runs_as_the_service_does() -> None:
+    """INSTALL.md's `systemd-run ... shopwatch db upgrade` gives the upgrade what the unit
+    gives the service. Without StateDirectoryMode=0700 systemd resets the state directory
+    to 0755 (the real-systemd test sees that); without UMask=0077 a file the upgrade creates
+    is world-readable until the next start, which that test cannot see (upgrading an existing
+    database leaves no new file behind), so this one compares the properties."""
+    upgrades = [c for c in install_commands(INSTALL.read_text()) if "shopwatch db upgrade" in c]
+    assert len(upgrades) == 1, upgrades
+    given = re.findall(r"-p (\w+)=(\S+)", upgrades[0])
+    unit_text = (REPO / "systemd" / UNIT).read_text()
+    unit = re.findall(r"^(\w+)=(.*)$", unit_text, flags=re.MULTILINE)
+    same = ("DynamicUser", "StateDirectory", "StateDirectoryMode", "UMask")
+    for key in (*same, "ConfigurationDirectory", "LoadCredential"):
+        assert [v for k, v in given if k == key] == [v for k, v in unit if k == key], key
+    assert ("StateDirectoryMode", "0700") in given and ("UMask", "0077") in given
+
+
 def uses_the_index(command: str) -> bool:
     """pip needs the package index: those commands keep the host's network."""
     return "/bin/pip " in command
