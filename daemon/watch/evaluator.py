@@ -141,7 +141,11 @@ class ShopEvaluator:
         now = self.clock.now()
         horizon_start = now - self.settings.horizon
         if not self.started:
-            self.dirty |= await self.store.active_buyers(self.shop, horizon_start)
+            try:
+                self.dirty |= await self.store.active_buyers(self.shop, horizon_start)
+            except Exception as error:  # the database down at the first evaluation
+                self.failure = f"{type(error).__name__}: {error}"
+                raise
             self.started = True
         complete = marks.complete_until
         due = {buyer: at for buyer, at in self.recheck.items() if at <= complete}
