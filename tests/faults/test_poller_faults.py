@@ -9,7 +9,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.errors import RateLimited
+from connectors.generic.client import GenericShopClient
 from connectors.model import Order, Page, Stream
 from daemon.simulator.world import new_order
 from daemon.watch import poller as poller_module
@@ -42,8 +47,55 @@ async def test_a_trickling_server_is_cut_off_at_the_timeout(
     source = Trickling()
     h = Harness(engine, clock, tmp_path, Stream.ORDERS, source)
     h.poller.settings = dataclasses.replace(h.poller.settings, timeout=timedelta(seconds=0.05))
-    assert await h.poller.poll() is False
+    # bounded here too: without the poller's bound this would hang, not fail
+    assert await asyncio.wait_for(h.poller.poll(), 10) is False
     assert len(source.calls) == 3  # each attempt bounded, then given up
+    assert "timeout" in (h.poller.last_error or "")
+    assert sample(h.metrics, "shopwatch_stream_up", shop="s", stream="orders") == 0
+
+
+@asynccontextmanager
+async def trickling_server() -> AsyncIterator[str]:
+    """A real HTTP server that answers headers at once, then its body one byte at a time,
+    each well inside any read timeout, never finishing."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000000\r\n\r\n{"
+            )
+            while True:
+                writer.write(b" ")
+                await writer.drain()
+                await asyncio.sleep(0.02)
+        writer.transport.abort()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+
+
+async def test_a_real_server_trickling_its_body_is_cut_off_at_the_timeout(
+    engine: AsyncEngine, clock: FakeClock, tmp_path: Path
+) -> None:
+    """httpx's timeout is per read: a byte every 20 ms never trips it. The poller's bound on
+    each attempt's total time does."""
+    async with trickling_server() as base_url:
+        client = GenericShopClient(base_url=base_url, token=lambda: "t", timeout=30.0)
+        try:
+            h = Harness(engine, clock, tmp_path, Stream.ORDERS, client)  # type: ignore[arg-type]
+            h.poller.settings = dataclasses.replace(
+                h.poller.settings, timeout=timedelta(seconds=0.3)
+            )
+            started = time.monotonic()
+            assert await asyncio.wait_for(h.poller.poll(), 20) is False
+            assert time.monotonic() - started < 5  # three attempts of 0.3 s (sleeps faked)
+        finally:
+            await client.aclose()
     assert "timeout" in (h.poller.last_error or "")
     assert sample(h.metrics, "shopwatch_stream_up", shop="s", stream="orders") == 0
 

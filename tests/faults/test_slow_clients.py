@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -209,3 +209,24 @@ async def test_malformed_requests_are_logged_once_a_minute(
         assert len(logged) == 1 and getattr(throttle, "dropped", None) == 29
     finally:
         logging.getLogger("aiohttp.server").removeFilter(throttle)
+
+
+async def test_a_connection_that_sends_no_whole_request_is_closed_at_the_idle_timeout(
+    tmp_path: Path,
+) -> None:
+    """Below the connection cap nothing is evicted: ``idle_timeout`` must still close a
+    connection that sends nothing, or only part of its headers, without an answer (the
+    listener's first-request timer; aiohttp's keep-alive timeout is set to the same)."""
+    clock = FakeClock(datetime(2026, 11, 2, tzinfo=UTC))
+    async with served(tmp_path, clock, idle_timeout=timedelta(seconds=0.5)) as api:
+        port = int(api.base.rsplit(":", 1)[1])
+        silent = await asyncio.open_connection("127.0.0.1", port)
+        partial = await asyncio.open_connection("127.0.0.1", port)
+        partial[1].write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        started = asyncio.get_running_loop().time()
+        for reader, writer in (silent, partial):
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, nothing said
+            writer.close()
+        elapsed = asyncio.get_running_loop().time() - started
+        assert 0.4 < elapsed < 3, elapsed
+        assert await healthz(api.base) == 200
