@@ -3,7 +3,9 @@ it is not ready while it cannot write.
 
 A ledger write that fails (a full disk: SQLite's "database or disk is full") must leave every
 subject of that evaluation to be judged again; once the write succeeds, the ledger holds
-exactly what a fault-free run records.
+exactly what a fault-free run records. Shown twice: with the write patched to fail, and with
+SQLite itself out of room (its page limit held at the file's size, so the error comes from
+the real write path, not from a double).
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from daemon.simulator.world import World
 from tests.conftest import FakeClock
-from tests.daemon.shop import local, story
+from tests.daemon.shop import local, new_order, story
 from tests.daemon.test_end_to_end import daemon_for, run_once
 
 
@@ -68,6 +71,61 @@ async def test_a_failed_ledger_write_loses_nothing_and_reads_not_ready(
         assert await daemon.ledger.find() == [] and not daemon.readiness()[0]
 
         disk.full = False  # space is back
+        await daemon.tick()
+        assert ledger_keys(await daemon.ledger.find()) == expected
+        assert daemon.readiness()[0]
+
+
+class SQLiteDiskLimit:
+    """A real full disk for SQLite: every connection's ``max_page_count`` is held at the
+    file's size when the disk fills, so a write that needs one more page fails inside SQLite
+    itself with SQLITE_FULL ("database or disk is full"), as on a full file system; the free
+    pages are vacuumed away first so that nothing fits for free."""
+
+    def __init__(self) -> None:
+        self.pages: int | None = None
+
+    def on_checkout(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA max_page_count = {self.pages or 1_073_741_823}")
+        cursor.close()
+
+    async def fill(self, daemon: Any) -> None:
+        async with daemon.engine.connect() as conn:
+            driver = await conn.get_raw_connection()
+            await driver.driver_connection.execute("VACUUM")
+            cursor = await driver.driver_connection.execute("PRAGMA page_count")
+            (self.pages,) = await cursor.fetchone()
+        event.listen(daemon.engine.sync_engine, "checkout", self.on_checkout)
+
+
+async def test_a_really_full_sqlite_disk_loses_nothing(clock: FakeClock, tmp_path: Path) -> None:
+    clock.set(local(clock.now(), "10:05"))
+    world = World()
+    story(world, clock.now())
+    for n in range(100):  # more findings than the ledger's half-empty last pages can take
+        world.put_order(
+            new_order(
+                order_id=f"o-full-{n}", buyer_id=f"b-full-{n}", at=local(clock.now(), "08:30")
+            )
+        )
+    (tmp_path / "control").mkdir()
+    async with daemon_for(world, clock, tmp_path / "control") as control:
+        await run_once(control)
+        expected = ledger_keys(await control.ledger.find())
+    (tmp_path / "faulty").mkdir()
+    async with daemon_for(world, clock, tmp_path / "faulty") as daemon:
+        await daemon.prepare()
+        daemon.ready = True
+        await daemon.poll_all()  # the platform's data is stored while there is room
+        disk = SQLiteDiskLimit()
+        await disk.fill(daemon)
+        await daemon.tick()
+        ready, details = daemon.readiness()
+        assert not ready and "database or disk is full" in str(details["evaluation"]), details
+        assert await daemon.ledger.find() == []
+
+        disk.pages = None  # space is back
         await daemon.tick()
         assert ledger_keys(await daemon.ledger.find()) == expected
         assert daemon.readiness()[0]
