@@ -398,6 +398,10 @@ def test_selectors_use_existing_labels() -> None:
     assert not wrong, f"selectors on labels the series does not have: {wrong}"
 
 
+SHOP_FILTERS = ('=~"$shop"', '=~"$shop|"')
+"""The selected shops; the second also the team's series (an empty shop label: CS108)."""
+
+
 def test_dashboards_filter_every_shop_metric_by_the_shop_variable() -> None:
     labels = series_labels() | recorded_labels()
     unfiltered = []
@@ -408,10 +412,24 @@ def test_dashboards_filter_every_shop_metric_by_the_shop_variable() -> None:
                 selected = {name: m for name, m in selectors(target["expr"]) if name}
                 for name in names:
                     if "shop" in labels.get(name, set()) and (
-                        selected.get(name, {}).get("shop") != '=~"$shop"'
+                        selected.get(name, {}).get("shop") not in SHOP_FILTERS
                     ):
                         unfiltered.append((filename, panel["title"], name))
     assert not unfiltered, f'queries without shop=~"$shop": {unfiltered}'
+
+
+def test_the_teams_handover_book_shows_whichever_shop_is_selected() -> None:
+    """CS108 is recorded with an empty shop label (the team's): a supervisor who picks a
+    shop still sees the handover book."""
+    found = [
+        matchers.get("shop")
+        for filename in DASHBOARDS
+        for panel in all_panels(load_dashboard(filename))
+        for target in panel.get("targets", [])
+        for name, matchers in selectors(target["expr"])
+        if matchers.get("rule") == '="CS108"'
+    ]
+    assert found and set(found) == {'=~"$shop|"'}, found
 
 
 def test_every_recording_rule_is_used() -> None:
