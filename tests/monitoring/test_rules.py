@@ -460,6 +460,15 @@ def test_alert_labels_and_annotations(alert: Rule) -> None:
     assert re.search(r"^\s*team:\s*customer-service\s*$", alert.block, re.MULTILINE)
     for key in ("summary", "description"):
         assert re.search(rf"^\s*{key}:\s*\S", alert.block, re.MULTILINE), key
+    # Every alert reaches the team lead: Chinese first, the English beside it (the summary
+    # as "中文 · English", the description as a Chinese paragraph, then the English one).
+    summary = re.search(r'^\s*summary:\s*"(.*)"\s*$', alert.block, re.MULTILINE)
+    assert summary and re.fullmatch(r"\S.*[\u4e00-\u9fff].* · [A-Za-z{].*", summary.group(1))
+    description = re.search(
+        r"^\s*description:\s*>-\n\s*(.*)\n\n((?:\s+\S.*\n?)+)", alert.block, re.MULTILINE
+    )
+    assert description, "description: a Chinese paragraph, a blank line, the English"
+    assert CJK.search(description.group(1)) and not CJK.search(description.group(2))
     runbook = re.search(r'^\s*runbook_url:\s*"?([^"\s]+)"?\s*$', alert.block, re.MULTILINE)
     assert runbook and runbook.group(1) == f"docs/monitoring.md#{alert.name.lower()}"
 
