@@ -148,7 +148,11 @@ class StreamPoller:
     async def poll(self) -> bool:
         """One poll: all pages since the watermark. True if the watermark moved."""
         if self.state is None:
-            await self.start()
+            try:  # the stream's cursor, from the store: a lost database fails it here
+                await self.start()
+            except Exception as error:
+                self._storage_failed(error)
+                return False
         assert self.state is not None
         started = self.clock.now()
         if self.paused_until is not None:

@@ -171,3 +171,28 @@ async def test_a_store_that_refuses_writes_takes_the_stream_down(
     source.steps = [page(order)]
     assert await h.poller.poll() is True
     assert h.poller.storage_failure is None
+
+
+async def test_a_store_that_cannot_load_the_streams_cursor_takes_the_stream_down(
+    engine: AsyncEngine, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first poll after a start (or after the shop's lease came back) loads the cursor;
+    with the database down then, the stream reads down and the daemon not ready, and the
+    next poll once storage is back starts normally."""
+    order = new_order(order_id="o-1", buyer_id="b-1", at=clock.now())
+    source = ScriptedSource([page(order)])
+    h = Harness(engine, clock, tmp_path, Stream.ORDERS, source)
+    start_stream = h.store.start_stream
+
+    async def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(h.store, "start_stream", unreachable)
+    assert await h.poller.poll() is False
+    assert h.poller.state is None and source.calls == []
+    assert h.poller.storage_failure == "storage: OperationalError"
+    assert sample(h.metrics, "shopwatch_stream_up", shop="s", stream="orders") == 0
+    monkeypatch.setattr(h.store, "start_stream", start_stream)
+    assert await h.poller.poll() is True
+    assert h.poller.storage_failure is None
+    assert sample(h.metrics, "shopwatch_stream_up", shop="s", stream="orders") == 1
