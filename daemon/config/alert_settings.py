@@ -154,9 +154,9 @@ def _webhook(table: TomlTable, index: int, config_dir: Path) -> WebhookSettings:
     return hook
 
 
-def parse_alerts(raw: Mapping[str, Any], source: str, config_dir: Path) -> AlertSettings:
+def parse_alerts(raw: Mapping[str, Any], file: str, config_dir: Path) -> AlertSettings:
     """Read the ``[alerts]`` table; raises :class:`ConfigError` naming ``alerts.<key>``."""
-    table = TomlTable(raw, "alerts", source)
+    table = TomlTable(raw, "alerts", file)
     defaults = AlertSettings()
     urls = table.get("alertmanager_urls", _urls, ())
     settings = AlertSettings(
@@ -175,11 +175,11 @@ def parse_alerts(raw: Mapping[str, Any], source: str, config_dir: Path) -> Alert
     )
     table.finish()
     if settings.resend_interval < timedelta(seconds=1):
-        raise ConfigError(source, "alerts.resend_interval", "at least 1s")
+        raise ConfigError(file, "alerts.resend_interval", "at least 1s")
     names = [hook.name for hook in settings.webhooks]
     for name in names:
         if names.count(name) > 1:
-            raise ConfigError(source, "alerts.webhooks", f"webhook name {name!r} appears twice")
+            raise ConfigError(file, "alerts.webhooks", f"webhook name {name!r} appears twice")
         if name == ALERTMANAGER:
-            raise ConfigError(source, "alerts.webhooks", f"the name {name!r} is reserved")
+            raise ConfigError(file, "alerts.webhooks", f"the name {name!r} is reserved")
     return settings

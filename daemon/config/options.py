@@ -168,4 +168,4 @@ def options_from_table(options_type: type[T], table: TomlTable, *, owner: str = 
     except OptionError as exc:
         raise table.error(exc.key, exc.message) from None
     except ValueError as exc:
-        raise table.error_type(table.source, table.path, str(exc)) from None
+        raise table.error_type(table.file, table.path, str(exc)) from None

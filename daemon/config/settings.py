@@ -205,7 +205,9 @@ class AgentSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    source: str
+    config_file: str
+    """The file these settings were read from (error messages name it; a relative
+    ``policy_file`` is read beside it)."""
     timezone: ZoneInfo
     database_url: str
     listen: tuple[str, int]
@@ -382,8 +384,8 @@ def _default_database_url() -> str:
     return f"sqlite+aiosqlite:///{directory / 'shopwatch.db'}"
 
 
-def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
-    root = TomlTable(data, "", source)
+def parse(data: Mapping[str, Any], file: str, config_dir: Path) -> Settings:
+    root = TomlTable(data, "", file)
     timezone = root.get("timezone", _zone, ZoneInfo(DEFAULT_TIMEZONE))
 
     database = root.table("database", required=False)
@@ -431,12 +433,12 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
     policy_file = scorecard.get("policy_file", text, None)
     appeal_window = scorecard.get("appeal_window", positive_duration, timedelta(days=7))
     scorecard.finish()
-    alerts = parse_alerts(root.raw("alerts", {}), source, config_dir)
+    alerts = parse_alerts(root.raw("alerts", {}), file, config_dir)
     console = parse_console(root.table("console", required=False), config_dir)
     root.finish()
 
     settings = Settings(
-        source=source,
+        config_file=file,
         timezone=timezone,
         database_url=database_url,
         listen=listen,
@@ -463,7 +465,7 @@ def parse(data: Mapping[str, Any], source: str, config_dir: Path) -> Settings:
     try:
         settings.calendar()
     except (ValueError, TypeError) as exc:
-        raise ConfigError(source, "shifts", str(exc)) from None
+        raise ConfigError(file, "shifts", str(exc)) from None
     return settings
 
 

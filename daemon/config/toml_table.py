@@ -25,9 +25,9 @@ T = TypeVar("T")
 class ConfigError(Exception):
     """A config problem, naming the file and the dotted key."""
 
-    def __init__(self, source: str, key: str, message: str) -> None:
-        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
-        self.source = source
+    def __init__(self, file: str, key: str, message: str) -> None:
+        super().__init__(f"{file}: {key}: {message}" if key else f"{file}: {message}")
+        self.file = file
         self.key = key
         self.message = message
 
@@ -41,25 +41,25 @@ class TomlTable:
         self,
         data: Mapping[str, Any],
         path: str,
-        source: str,
+        file: str,
         error: type[ConfigError] = ConfigError,
     ) -> None:
         if not isinstance(data, Mapping):
-            raise error(source, path, "expected a table")
+            raise error(file, path, "expected a table")
         self.data = data
         self.path = path
-        self.source = source
+        self.file = file
         self.error_type = error
         self.used: set[str] = set()
 
     def child(self, data: Any, path: str) -> TomlTable:
-        return TomlTable(data, path, self.source, self.error_type)
+        return TomlTable(data, path, self.file, self.error_type)
 
     def key(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
 
     def error(self, name: str, message: str) -> ConfigError:
-        return self.error_type(self.source, self.key(name), message)
+        return self.error_type(self.file, self.key(name), message)
 
     def has(self, name: str) -> bool:
         return name in self.data

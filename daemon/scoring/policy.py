@@ -196,7 +196,7 @@ class ConversionPolicy:
 
 @dataclass(frozen=True, kw_only=True)
 class Policy:
-    source: str
+    file: str
     score: ScorePolicy
     pay: PayPolicy
     conversion: ConversionPolicy
@@ -206,9 +206,9 @@ class Policy:
     bonuses: Mapping[str, Bonus]
 
     @property
-    def source_name(self) -> str:
+    def file_name(self) -> str:
         """The catalogue's file name, as a refusal shows it (never the server's full path)."""
-        return self.source.replace("\\", "/").rsplit("/", 1)[-1]
+        return self.file.replace("\\", "/").rsplit("/", 1)[-1]
 
     def deduction(self, code: str) -> Deduction:
         """The catalogue entry for a manual violation code."""
@@ -216,7 +216,7 @@ class Policy:
             return self.deductions[code]
         except KeyError:
             raise NotInCatalogue(
-                f"{code!r} is not in the manual catalogue ({self.source_name})"
+                f"{code!r} is not in the manual catalogue ({self.file_name})"
             ) from None
 
     def bonus(self, code: str) -> Bonus:
@@ -224,7 +224,7 @@ class Policy:
             return self.bonuses[code]
         except KeyError:
             raise NotInCatalogue(
-                f"{code!r} is not a bonus code of the catalogue ({self.source_name})"
+                f"{code!r} is not a bonus code of the catalogue ({self.file_name})"
             ) from None
 
     def ladder_for(self, code: str) -> Ladder | None:

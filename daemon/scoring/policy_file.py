@@ -232,8 +232,8 @@ def _duty_escalation(root: TomlTable, deductions: Mapping[str, Deduction]) -> Du
     return escalation
 
 
-def parse(data: Mapping[str, Any], source: str) -> Policy:
-    root = TomlTable(data, "", source, PolicyError)
+def parse(data: Mapping[str, Any], file: str) -> Policy:
+    root = TomlTable(data, "", file, PolicyError)
     score = _score(root.table("score", required=False))
     pay = _pay(root.table("pay", required=False))
     conversion = _conversion(root.table("conversion", required=False))
@@ -267,7 +267,7 @@ def parse(data: Mapping[str, Any], source: str) -> Policy:
     escalation = _duty_escalation(root, deductions)
     root.finish()
     return Policy(
-        source=source,
+        file=file,
         score=score,
         pay=pay,
         conversion=conversion,
@@ -291,10 +291,12 @@ def policy_path(settings: Settings) -> Path | Traversable:
     if settings.policy_file is not None:
         if not settings.policy_file.is_file():
             raise ConfigError(
-                settings.source, "scorecard.policy_file", f"{settings.policy_file}: no such file"
+                settings.config_file,
+                "scorecard.policy_file",
+                f"{settings.policy_file}: no such file",
             )
         return settings.policy_file
-    beside = Path(settings.source).resolve().parent / POLICY_FILE_NAME
+    beside = Path(settings.config_file).resolve().parent / POLICY_FILE_NAME
     return beside if beside.is_file() else DEFAULT_POLICY
 
 

@@ -284,8 +284,8 @@ async def replay(
     )
     return replace(
         compare(before, after, ledger, merged),
-        current_config=current.source,
-        other_config=other.source,
+        current_config=current.config_file,
+        other_config=other.config_file,
         replayed_at=now,
         undecidable=dict(sorted(replayed.undecidable.items())),
         rule_errors=dict(sorted(replayed.rule_errors.items())),

@@ -130,7 +130,7 @@ async def test_a_shorter_cs101_window_costs_a1_an_order(
     assert [a.changed for a in result.agents] == [True, False, False]
     assert result.rules == (RuleCount(rule="CS101", current=1, replayed=2),)
     assert result.team_current == result.team_replayed == TeamCount(violations=1, points=2)
-    assert (result.current_config, result.other_config) == (current.source, other.source)
+    assert (result.current_config, result.other_config) == (current.config_file, other.config_file)
 
     text = render_replay(result)
     assert "What-if replay 2026-11" in text
