@@ -147,21 +147,26 @@ def test_each_problem_is_one_line_naming_the_stream_and_the_exit_is_1(
         assert secret not in out + err
 
 
+def chatwoot_and_woocommerce_answer(platforms: respx.MockRouter) -> None:
+    """The config's Chatwoot and WooCommerce answer as they should, with nothing in them."""
+    platforms.get(f"{CHATWOOT}/api").mock(
+        return_value=httpx.Response(200, json={"version": "4.1.0"})
+    )
+    platforms.get(url__startswith=f"{CHATWOOT}/api/v1/").mock(
+        return_value=httpx.Response(200, json={"data": {"meta": {}, "payload": []}})
+    )
+    platforms.get(url__startswith=WOO).mock(
+        return_value=httpx.Response(200, json=[], headers={"X-WP-TotalPages": "0"})
+    )
+
+
 def test_a_probe_that_passes_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = platforms_config(tmp_path)
     with respx.mock() as platforms:
         platforms.post(GRAPHQL).mock(
             return_value=httpx.Response(200, json=load_fixture("shopify", "orders_page1.json"))
         )
-        platforms.get(f"{CHATWOOT}/api").mock(
-            return_value=httpx.Response(200, json={"version": "4.1.0"})
-        )
-        platforms.get(url__startswith=f"{CHATWOOT}/api/v1/").mock(
-            return_value=httpx.Response(200, json={"data": {"meta": {}, "payload": []}})
-        )
-        platforms.get(url__startswith=WOO).mock(
-            return_value=httpx.Response(200, json=[], headers={"X-WP-TotalPages": "0"})
-        )
+        chatwoot_and_woocommerce_answer(platforms)
         assert main(["check-config", "--secrets", str(config)]) == 0
     out, err = capsys.readouterr()
     assert err == ""
@@ -195,15 +200,7 @@ def test_an_unexpected_fault_is_that_streams_line_not_a_traceback(
     config = platforms_config(tmp_path)
     with respx.mock() as platforms:
         platforms.post(GRAPHQL).mock(side_effect=RuntimeError("nobody mapped this"))
-        platforms.get(f"{CHATWOOT}/api").mock(
-            return_value=httpx.Response(200, json={"version": "4.1.0"})
-        )
-        platforms.get(url__startswith=f"{CHATWOOT}/api/v1/").mock(
-            return_value=httpx.Response(200, json={"data": {"meta": {}, "payload": []}})
-        )
-        platforms.get(url__startswith=WOO).mock(
-            return_value=httpx.Response(200, json=[], headers={"X-WP-TotalPages": "0"})
-        )
+        chatwoot_and_woocommerce_answer(platforms)
         assert main(["check-config", "--secrets", str(config)]) == 1
     out, err = capsys.readouterr()
     assert err.splitlines() == [

@@ -23,9 +23,8 @@ from daemon.simulator.world import World
 from tests.conftest import FakeClock
 from tests.daemon.fakes import settings_for
 from tests.daemon.shop import local, simulator, story
-from tests.daemon.test_end_to_end import daemon_for, run_once
 
-from .test_storage_faults import ledger_keys
+from .test_storage_faults import fault_free_ledger, ledger_keys
 
 
 class Relay:
@@ -125,10 +124,7 @@ async def test_storage_down_reads_not_ready_and_the_daemon_gets_back_losing_noth
     clock.set(local(clock.now(), "10:05"))
     world = World()
     story(world, clock.now())
-    (tmp_path / "control").mkdir()
-    async with daemon_for(world, clock, tmp_path / "control") as control:
-        await run_once(control)
-        expected = ledger_keys(await control.ledger.find())
+    expected = await fault_free_ledger(world, clock, tmp_path)
     assert expected
 
     async with (

@@ -27,6 +27,17 @@ def ledger_keys(violations: list[dict[str, Any]]) -> list[tuple[str, str, str | 
     return sorted((v["rule"], v["subject"]["id"], v["agent"]) for v in violations)
 
 
+async def fault_free_ledger(
+    world: World, clock: FakeClock, tmp_path: Path
+) -> list[tuple[str, str, str | None]]:
+    """What a daemon without the fault records of ``world``: the ledger a fault must not
+    change once the daemon has got back."""
+    (tmp_path / "control").mkdir()
+    async with daemon_for(world, clock, tmp_path / "control") as control:
+        await run_once(control)
+        return ledger_keys(await control.ledger.find())
+
+
 class FullDisk:
     """Fails the wrapped ledger write while ``full`` is set, as SQLite does on a full disk."""
 
@@ -50,10 +61,7 @@ async def test_a_failed_ledger_write_loses_nothing_and_reads_not_ready(
     clock.set(local(clock.now(), "10:05"))
     world = World()
     story(world, clock.now())
-    (tmp_path / "control").mkdir()
-    async with daemon_for(world, clock, tmp_path / "control") as control:
-        await run_once(control)
-        expected = ledger_keys(await control.ledger.find())
+    expected = await fault_free_ledger(world, clock, tmp_path)
     assert expected
     (tmp_path / "faulty").mkdir()
     async with daemon_for(world, clock, tmp_path / "faulty") as daemon:
@@ -109,10 +117,7 @@ async def test_a_really_full_sqlite_disk_loses_nothing(clock: FakeClock, tmp_pat
                 order_id=f"o-full-{n}", buyer_id=f"b-full-{n}", at=local(clock.now(), "08:30")
             )
         )
-    (tmp_path / "control").mkdir()
-    async with daemon_for(world, clock, tmp_path / "control") as control:
-        await run_once(control)
-        expected = ledger_keys(await control.ledger.find())
+    expected = await fault_free_ledger(world, clock, tmp_path)
     (tmp_path / "faulty").mkdir()
     async with daemon_for(world, clock, tmp_path / "faulty") as daemon:
         await daemon.prepare()
