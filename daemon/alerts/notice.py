@@ -157,6 +157,11 @@ def _place(shop: str, buyer_id: str | None) -> tuple[str, str, str, str]:
     return where_zh, where_en, buyer_zh, buyer_en
 
 
+def _of(where_zh: str) -> str:
+    """``where_zh`` with 的: spaced after a shop's id ("店铺 s1 的"), not after "团队"."""
+    return f"{where_zh}的" if where_zh == "团队" else f"{where_zh} 的"
+
+
 def _money(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
@@ -205,7 +210,7 @@ def violation_notice(
         f"{what_zh}，{who_zh}"
     )
     description = (
-        f"{where_zh} 的{what_zh}{buyer_zh}违反 {subject.rule}「{name_zh}」："
+        f"{_of(where_zh)}{what_zh}{buyer_zh}违反 {subject.rule}「{name_zh}」："
         f"截止 {deadline}，{_clock(detected_at, timezone, now)} 发现。{who_zh}{shift_zh}。"
         f"{tier_zh}扣 {breach.points} 分{fine_zh}。{act_zh}\n"
         f"{head_en} of {subject.rule} ({name_en}) in {where_en}: {what_en}"
@@ -302,7 +307,7 @@ def at_risk_notice(
         f"【即将超时 At risk】{rule} {name_zh} / {name_en} — {where_zh}，{what_zh}，{due} 到期 due"
     )
     description = (
-        f"{where_zh} 的{what_zh}{buyer_zh}将于 {due} 到期，届时将记为 {rule}"
+        f"{_of(where_zh)}{what_zh}{buyer_zh}将于 {due} 到期，届时将记为 {rule}"
         f"「{name_zh}」违规。{do_zh}。\n"
         f"In {where_en}, {what_en}{buyer_en} is due at {due} and becomes a "
         f"{rule} ({name_en}) violation then: {do_en}. Times are {timezone.key}."

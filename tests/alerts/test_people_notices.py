@@ -68,7 +68,7 @@ def test_a_missing_handover_note_is_the_teams_not_a_shops() -> None:
         evidence=MissingHandoverEvidence(shift="night", day="2026-11-09"),
     )
     text = notice_of("", missing)["text"]
-    assert "团队 的班次 night@2026-11-09违反" in text and "in the team: shift" in text
+    assert "团队的班次 night@2026-11-09违反" in text and "in the team: shift" in text
     assert "· 团队 ·" in text
     assert "店铺" not in text and "in shop" not in text and "buyer" not in text
     due = at_risk_notice(
