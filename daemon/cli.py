@@ -508,7 +508,14 @@ def cmd_user(args: argparse.Namespace) -> int:
             for user in await book.all():
                 state = "" if user.active else "  (disabled)"
                 agent = f"  agent {user.agent}" if user.agent else ""
-                print(f"{user.name:20} {user.role:10}{agent}{state}")
+                once = "  (one-time password)" if user.password_temporary else ""
+                signed_in = "never"
+                if user.last_signed_in_at is not None:
+                    local = user.last_signed_in_at.astimezone(settings.timezone)
+                    signed_in = local.strftime("%Y-%m-%d %H:%M")
+                print(
+                    f"{user.name:20} {user.role:10} last sign-in {signed_in:16}{agent}{once}{state}"
+                )
             return 0
         if args.action == "add":
             user = await book.add(
@@ -738,7 +745,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     for action in ("disable", "enable"):
         usub.add_parser(action, help=f"{action} a user (sessions end)").add_argument("name")
-    usub.add_parser("list")
+    usub.add_parser("list", help="every user: role, last sign-in, agent, one-time password")
     for p in usub.choices.values():
         p.add_argument("--config", default=DEFAULT_CONFIG)
     user.set_defaults(func=cmd_user)

@@ -46,3 +46,4 @@ def test_users_from_the_command_line(
     assert cli.main(["user", "list", "--config", str(config)]) == 0
     listed = capsys.readouterr().out
     assert "chen" in listed and "li" in listed and "(disabled)" in listed
+    assert "last sign-in never" in listed
