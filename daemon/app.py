@@ -40,7 +40,7 @@ from daemon.http import Api, make_app
 from daemon.listener import CappedSite, ConnectionLimits, throttle_accept_errors
 from daemon.scoring.month import Month
 from daemon.scoring.policy_file import PolicyFiles
-from daemon.scoring.records import load_scorecard
+from daemon.scoring.records import ConversionDays, load_scorecard
 from daemon.store.engine import create_engine
 from daemon.store.identity import DatabaseFileWatch, open_database
 from daemon.store.leases import LeaseStore
@@ -149,6 +149,8 @@ class Daemon:
         self.ledger = Ledger(self.engine)
         self.metrics = Metrics(version=version(), roster=settings.roster)
         self.policies = PolicyFiles()
+        self.conversion_days = ConversionDays()
+        """Final days' conversion, kept for the score job (each run reads the open days)."""
         self.watch: Watch | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.runner: web.AppRunner | None = None
@@ -385,6 +387,7 @@ class Daemon:
             settings=lambda: self.settings,
             auth_failures=self.metrics.http_auth_failures,
             storage_failure=self.check_database,
+            conversion_days=self.conversion_days,
         )
         idle = self.settings.idle_timeout.total_seconds()
         self.limits = ConnectionLimits(
@@ -649,6 +652,7 @@ class Daemon:
                     month,
                     policy=self.policies.policy_for(self.settings),
                     now=now,
+                    conversion_days=self.conversion_days,
                 )
             except Exception:
                 log.exception("scorecard failed", month=str(month))

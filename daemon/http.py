@@ -181,6 +181,7 @@ class Api:
         read_token: TokenReader = lambda: None,
         auth_failures: Counter | None = None,
         storage_failure: StorageFailure = lambda: None,
+        conversion_days: records.ConversionDays | None = None,
     ) -> None:
         self.ledger = ledger
         self.engine = engine
@@ -192,6 +193,7 @@ class Api:
         self.auth_failures = auth_failures
         self.storage_failure = storage_failure
         self.policies = PolicyFiles()
+        self.conversion_days = conversion_days or records.ConversionDays()
         self._auth_log = Throttled(log)
         self._host_log = Throttled(log)
         self.people = PeopleBook(engine)
@@ -409,6 +411,7 @@ class Api:
             records.parse_month(request.query.get("month", "")[:20]),
             policy=self.policies.policy_for(settings),
             now=self.clock.now(),
+            conversion_days=self.conversion_days,
         )
         return _json(scorecard_json(card))
 

@@ -30,7 +30,12 @@ from daemon.config.settings import Settings
 from daemon.scoring.conversion import MonthConversion, day_final
 from daemon.scoring.month import Month
 from daemon.scoring.policy import Policy
-from daemon.scoring.records import frozen_scorecard, load_conversion, load_scorecard
+from daemon.scoring.records import (
+    ConversionDays,
+    frozen_scorecard,
+    load_conversion,
+    load_scorecard,
+)
 from daemon.scoring.scorecard import Scorecard
 from daemon.store.tables import stream_state
 
@@ -60,6 +65,7 @@ async def conversion_inputs(
 class Scorecards:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.days = ConversionDays()
         self.kept: OrderedDict[tuple[Any, ...], tuple[Settings, Policy, MonthConversion]] = (
             OrderedDict()
         )
@@ -94,7 +100,9 @@ class Scorecards:
         if kept is not None and kept[0] is settings and kept[1] is policy:
             self.kept.move_to_end(key)
             return kept[2]
-        found = await load_conversion(self.engine, settings, month, policy.conversion, now=now)
+        found = await load_conversion(
+            self.engine, settings, month, policy.conversion, now=now, days=self.days
+        )
         self.kept[key] = (settings, policy, found)
         while len(self.kept) > KEPT:
             self.kept.popitem(last=False)

@@ -28,7 +28,7 @@ currencies are added as they are (shops sell in one currency).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -140,20 +140,38 @@ def _credit(
     return max(candidates, key=closing)
 
 
-def monthly_conversion(
+@dataclass(frozen=True, slots=True)
+class DayTally:
+    """One agent's inquiries on one local day: how many, how many converted, and the sales
+    credited to them. A final day's tally never changes (see :func:`day_final`)."""
+
+    inquiries: int = 0
+    converted: int = 0
+    sales: Decimal = Decimal(0)
+
+
+def day_tallies(
     *,
-    month: Month,
+    days: Collection[date],
     timezone: ZoneInfo,
     replies: Sequence[AgentReply],
     payments: Sequence[Payment],
-    policy: ConversionPolicy,
-    complete_until: datetime,
-) -> MonthConversion:
-    """Each agent's conversion in ``month``: a pure function of the observed replies and
-    payments. ``replies`` should reach back one window before the month (a payment early in
-    the month may belong to an inquiry of the month before) and ``payments`` one window past
-    its end."""
-    window = policy.window
+    window: timedelta,
+) -> dict[date, dict[str, DayTally]]:
+    """Each agent's tally on each of ``days`` that had inquiries: the part of a month's
+    conversion that depends on the data. It needs the replies and payments from the first
+    day's local midnight to one window past the last day's end, and nothing else:
+
+    - a day's inquiries and their first answers are its own replies;
+    - only payments from the day on can be within an inquiry's window;
+    - a later inquiry (up to a window later) can take a sale's credit, and a later reply of
+      the agent can be its last before the payment, so both reach a window past the end;
+    - an earlier day's inquiry never takes the credit from one of these days: if its agent
+      wrote after that day and before the payment, the agent has an inquiry here too, with
+      the same last reply and a later first answer, which wins; if not, this day's inquiry
+      was written to later.
+
+    More data than that changes nothing, so a caller may read a wider span."""
     all_inquiries = inquiries(replies, timezone)
     by_buyer: dict[tuple[str, str], list[Inquiry]] = defaultdict(list)
     for inquiry in all_inquiries:
@@ -175,27 +193,63 @@ def monthly_conversion(
         converted.update(candidates)
         sales[_credit(payment, candidates, reply_times)] += payment.amount
 
-    month_days = set(month.days())
-    result: dict[str, AgentConversion] = {}
+    wanted = set(days)
+    found: dict[date, dict[str, DayTally]] = {}
     for inquiry in all_inquiries:
-        if inquiry.day not in month_days:
+        if inquiry.day not in wanted:
             continue
-        entry = result.setdefault(inquiry.agent, AgentConversion(agent=inquiry.agent))
-        was_converted = inquiry in converted
-        entry.inquiries += 1
-        entry.converted += was_converted
-        entry.converted_sales += sales.get(inquiry, Decimal(0))
-        asked, won = entry.days.get(inquiry.day, (0, 0))
-        entry.days[inquiry.day] = (asked + 1, won + was_converted)
+        agents = found.setdefault(inquiry.day, {})
+        tally = agents.get(inquiry.agent, DayTally())
+        agents[inquiry.agent] = DayTally(
+            inquiries=tally.inquiries + 1,
+            converted=tally.converted + (inquiry in converted),
+            sales=tally.sales + sales.get(inquiry, Decimal(0)),
+        )
+    return found
 
-    month_final = day_final(month.days()[-1], timezone, window, complete_until)
+
+def month_conversion(
+    *,
+    month: Month,
+    tallies: Mapping[date, Mapping[str, DayTally]],
+    policy: ConversionPolicy,
+    final: bool,
+) -> MonthConversion:
+    """The month's conversion per agent from its days' tallies, with the commission."""
+    result: dict[str, AgentConversion] = {}
+    for day in month.days():
+        for agent, tally in sorted(tallies.get(day, {}).items()):
+            entry = result.setdefault(agent, AgentConversion(agent=agent))
+            entry.inquiries += tally.inquiries
+            entry.converted += tally.converted
+            entry.converted_sales += tally.sales
+            entry.days[day] = (tally.inquiries, tally.converted)
     for entry in result.values():
         entry.commission_rate = policy.commission_rate(entry.rate)
         entry.commission = (entry.converted_sales * entry.commission_rate).quantize(
             CENT, rounding=ROUND_HALF_UP
         )
-        entry.final = month_final
-    return MonthConversion(month=month, final=month_final, agents=result)
+        entry.final = final
+    return MonthConversion(month=month, final=final, agents=result)
+
+
+def monthly_conversion(
+    *,
+    month: Month,
+    timezone: ZoneInfo,
+    replies: Sequence[AgentReply],
+    payments: Sequence[Payment],
+    policy: ConversionPolicy,
+    complete_until: datetime,
+) -> MonthConversion:
+    """Each agent's conversion in ``month``: a pure function of the observed replies and
+    payments, reaching as :func:`day_tallies` says."""
+    days = month.days()
+    tallies = day_tallies(
+        days=days, timezone=timezone, replies=replies, payments=payments, window=policy.window
+    )
+    final = day_final(days[-1], timezone, policy.window, complete_until)
+    return month_conversion(month=month, tallies=tallies, policy=policy, final=final)
 
 
 def day_final(day: date, timezone: ZoneInfo, window: timedelta, complete_until: datetime) -> bool:

@@ -8,7 +8,7 @@ point). The computation itself is pure: :mod:`daemon.scoring.scorecard` and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,12 +23,15 @@ from daemon.errors import BadInput
 from daemon.scoring import frozen
 from daemon.scoring.conversion import (
     AgentReply,
+    DayTally,
     MonthConversion,
     Payment,
     award_top,
-    monthly_conversion,
+    day_final,
+    day_tallies,
+    month_conversion,
 )
-from daemon.scoring.month import Month, NotAMonth
+from daemon.scoring.month import Month, NotAMonth, local_midnight
 from daemon.scoring.policy import ConversionPolicy, Policy
 from daemon.scoring.scorecard import (
     AdjustmentRecord,
@@ -78,10 +81,20 @@ async def complete_until(engine: AsyncEngine, now: datetime, shops: Sequence[str
     return min([now, *marks])
 
 
-async def read_replies(engine: AsyncEngine, start: datetime, end: datetime) -> list[AgentReply]:
+async def stored_shops(engine: AsyncEngine) -> list[str]:
+    """Every shop with stored streams (also one no longer in the config: its agents'
+    inquiries of the month still count). Reads name them so the (shop, time) indexes serve."""
+    async with engine.connect() as conn:
+        return list((await conn.execute(select(stream_state.c.shop).distinct())).scalars())
+
+
+async def read_replies(
+    engine: AsyncEngine, start: datetime, end: datetime, shops: Sequence[str]
+) -> list[AgentReply]:
     query = select(
         messages.c.shop, messages.c.buyer_id, messages.c.agent_id, messages.c.sent_at
     ).where(
+        messages.c.shop.in_(list(shops)),
         messages.c.direction == Direction.AGENT.value,
         messages.c.is_auto.is_(False),
         messages.c.agent_id.is_not(None),
@@ -95,7 +108,15 @@ async def read_replies(engine: AsyncEngine, start: datetime, end: datetime) -> l
         ]
 
 
-async def read_payments(engine: AsyncEngine, start: datetime, end: datetime) -> list[Payment]:
+PAID_BEFORE_UPDATED = timedelta(days=1)
+"""How much earlier than a version's ``updated_at`` its ``paid_at`` is allowed to lie when
+payments are looked up by update time (the (shop, updated_at) index): a payment updates
+the order, so ``paid_at`` ≤ ``updated_at``; a day covers clocks that disagree."""
+
+
+async def read_payments(
+    engine: AsyncEngine, start: datetime, end: datetime, shops: Sequence[str]
+) -> list[Payment]:
     """Orders paid in ``[start, end)``: the earliest payment time any version reports, and
     the newest version's amount."""
     query = (
@@ -109,6 +130,8 @@ async def read_payments(engine: AsyncEngine, start: datetime, end: datetime) -> 
         )
         .where(
             and_(
+                order_versions.c.shop.in_(list(shops)),
+                order_versions.c.updated_at >= start - PAID_BEFORE_UPDATED,
                 order_versions.c.paid_at.is_not(None),
                 order_versions.c.paid_at >= start,
                 order_versions.c.paid_at < end,
@@ -132,6 +155,31 @@ async def read_payments(engine: AsyncEngine, start: datetime, end: datetime) -> 
     return list(found.values())
 
 
+class ConversionDays:
+    """Final days' tallies, kept between computations of conversion. A final day never
+    changes (its last window closed on data complete by every watermark), so the score job
+    every few minutes, and the console after every poll, read only the days still open —
+    today and yesterday — instead of every reply and payment of the award streak's months
+    (three months of a busy shop's messages each time)."""
+
+    def __init__(self) -> None:
+        self._rules: tuple[str, timedelta] | None = None
+        self._days: dict[date, dict[str, DayTally]] = {}
+
+    def kept(self, timezone: ZoneInfo, window: timedelta) -> dict[date, dict[str, DayTally]]:
+        """The days kept for this timezone and window (a reload that changes either one
+        starts afresh: every tally depends on both)."""
+        rules = (timezone.key, window)
+        if rules != self._rules:
+            self._rules, self._days = rules, {}
+        return self._days
+
+
+DAYS_AT_ONCE = 7
+"""Days of conversion computed from one read: a week of replies at most in memory (plus a
+window each side), in a handful of queries for a whole award streak."""
+
+
 async def load_conversion(
     engine: AsyncEngine,
     settings: Settings,
@@ -139,27 +187,49 @@ async def load_conversion(
     policy: ConversionPolicy,
     *,
     now: datetime,
+    days: ConversionDays | None = None,
 ) -> MonthConversion:
     """Each agent's conversion in ``month`` with the top-agent award, from the stored
-    messages and order versions. Reads as many months back as the award streak needs."""
+    messages and order versions, as many months back as the award streak needs. Read a
+    week at a time, so a computation holds a week of replies at most whatever the history;
+    final days are taken from ``days`` and kept there."""
     tz = settings.timezone
-    months = [month.plus(-back) for back in reversed(range(len(policy.top_awards)))]
     window = policy.window
-    replies = await read_replies(engine, months[0].start(tz) - window, month.end(tz) + window)
-    payments = await read_payments(engine, months[0].start(tz), month.end(tz) + window)
+    months = [month.plus(-back) for back in reversed(range(len(policy.top_awards)))]
     until = await complete_until(engine, now, [shop.id for shop in settings.shops])
+    shops = await stored_shops(engine)
+    kept = (days or ConversionDays()).kept(tz, window)
+    tallies = {day: kept[day] for each in months for day in each.days() if day in kept}
+    missing = [day for each in months for day in each.days() if day not in kept]
+    for first in range(0, len(missing), DAYS_AT_ONCE):
+        some = missing[first : first + DAYS_AT_ONCE]
+        found = await _day_tallies(engine, some, tz, window, shops)
+        for day in some:
+            tallies[day] = found.get(day, {})
+            if day_final(day, tz, window, until):
+                kept[day] = tallies[day]
     results = [
-        monthly_conversion(
-            month=m,
-            timezone=tz,
-            replies=replies,
-            payments=payments,
+        month_conversion(
+            month=each,
+            tallies=tallies,
             policy=policy,
-            complete_until=until,
+            final=day_final(each.days()[-1], tz, window, until),
         )
-        for m in months
+        for each in months
     ]
     return award_top(results, policy)
+
+
+async def _day_tallies(
+    engine: AsyncEngine, days: Sequence[date], tz: ZoneInfo, window: timedelta, shops: Sequence[str]
+) -> dict[date, dict[str, DayTally]]:
+    """The tallies of ``days`` (in order), from the replies and payments that can change
+    them (see :func:`~daemon.scoring.conversion.day_tallies`)."""
+    start = local_midnight(days[0], tz)
+    end = local_midnight(days[-1] + timedelta(days=1), tz) + window
+    replies = await read_replies(engine, start, end, shops)
+    payments = await read_payments(engine, start, end, shops)
+    return day_tallies(days=days, timezone=tz, replies=replies, payments=payments, window=window)
 
 
 # ---- the scorecard: violations, bonuses, adjustments ----
@@ -280,12 +350,14 @@ async def load_scorecard(
     override_violations: Sequence[ViolationRecord] | None = None,
     live: bool = False,
     conversion: MonthConversion | None = None,
+    conversion_days: ConversionDays | None = None,
 ) -> Scorecard:
     """The scorecard of ``month`` from the store (GET /api/scorecard, ``shopwatch
     scorecard``, the score metric, the console). ``override_violations`` replaces the
     ledger's violations of ``month`` (what-if replay); earlier months always come from the
     ledger. A closed month's is the one frozen at closing (SPEC §4), unless ``live``.
-    ``conversion``: the month's, if the caller keeps it (the console), else read here."""
+    ``conversion``: the month's, if the caller keeps it (the console), else read here,
+    with the final days the caller keeps in ``conversion_days``."""
     if override_violations is None and not live:
         kept = await frozen_scorecard(engine, month)
         if kept is not None:
@@ -306,7 +378,9 @@ async def load_scorecard(
         previous.append(card.scores())
     records = await read_month(engine, tz, month, override_violations=override_violations)
     if conversion is None:
-        conversion = await load_conversion(engine, settings, month, policy.conversion, now=now)
+        conversion = await load_conversion(
+            engine, settings, month, policy.conversion, now=now, days=conversion_days
+        )
     return compute_scorecard(
         month=month,
         timezone=tz,
