@@ -400,6 +400,7 @@ class Daemon:
             clock=self.clock,
             settings=lambda: self.settings,
             storage_failure=self.check_database,
+            conversion_days=self.conversion_days,
         )
         self.console.setup(app)  # the people's pages under / (SPEC §8)
         self.runner = web.AppRunner(

@@ -63,9 +63,10 @@ async def conversion_inputs(
 
 
 class Scorecards:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, days: ConversionDays | None = None) -> None:
         self.engine = engine
-        self.days = ConversionDays()
+        self.days = days or ConversionDays()
+        """Final days' conversion: the daemon's, shared with its score job and API."""
         self.kept: OrderedDict[tuple[Any, ...], tuple[Settings, Policy, MonthConversion]] = (
             OrderedDict()
         )

@@ -51,7 +51,7 @@ from daemon.scoring.closing import close_month, reopen_month
 from daemon.scoring.month import Month
 from daemon.scoring.policy import Policy
 from daemon.scoring.policy_file import PolicyFiles
-from daemon.scoring.records import parse_month
+from daemon.scoring.records import ConversionDays, parse_month
 from daemon.store.ledger import Ledger, summarize_evidence, violation_json
 from daemon.store.months import MonthBook
 from daemon.store.people import PeopleBook, parse_day
@@ -83,6 +83,7 @@ class Console:
         settings: Callable[[], Settings],
         storage_failure: Callable[[], str | None] = lambda: None,
         users: UserBook | None = None,
+        conversion_days: ConversionDays | None = None,
     ) -> None:
         self.engine = engine
         self.ledger = ledger
@@ -93,7 +94,7 @@ class Console:
         self.months = MonthBook(engine)
         self.people = PeopleBook(engine)
         self.policies = PolicyFiles()
-        self.cards = Scorecards(engine)
+        self.cards = Scorecards(engine, conversion_days)
         self.sessions = Sessions(users=self.users, settings=settings().console, clock=clock)
         self.user_pages = UserPages(self)
         self.static = {
