@@ -163,21 +163,24 @@ class ConversionDays:
     (three months of a busy shop's messages each time)."""
 
     def __init__(self) -> None:
-        self._rules: tuple[str, timedelta] | None = None
+        self._basis: tuple[str, timedelta, frozenset[str]] | None = None
         self._days: dict[date, dict[str, DayTally]] = {}
 
-    def kept(self, timezone: ZoneInfo, window: timedelta) -> dict[date, dict[str, DayTally]]:
-        """The days kept for this timezone and window (a reload that changes either one
-        starts afresh: every tally depends on both)."""
-        rules = (timezone.key, window)
-        if rules != self._rules:
-            self._rules, self._days = rules, {}
+    def kept(
+        self, timezone: ZoneInfo, window: timedelta, shops: Sequence[str]
+    ) -> dict[date, dict[str, DayTally]]:
+        """The days kept for this timezone, window and set of stored shops. A change of any
+        starts afresh: every tally depends on the first two, and a shop new to the store
+        brings its back-filled history of days that were final without it."""
+        basis = (timezone.key, window, frozenset(shops))
+        if basis != self._basis:
+            self._basis, self._days = basis, {}
         return self._days
 
 
 DAYS_AT_ONCE = 7
 """Days of conversion computed from one read: a week of replies at most in memory (plus a
-window each side), in a handful of queries for a whole award streak."""
+window after it), in a handful of queries for a whole award streak."""
 
 
 async def load_conversion(
@@ -198,7 +201,7 @@ async def load_conversion(
     months = [month.plus(-back) for back in reversed(range(len(policy.top_awards)))]
     until = await complete_until(engine, now, [shop.id for shop in settings.shops])
     shops = await stored_shops(engine)
-    kept = (days or ConversionDays()).kept(tz, window)
+    kept = (days or ConversionDays()).kept(tz, window, shops)
     tallies = {day: kept[day] for each in months for day in each.days() if day in kept}
     missing = [day for each in months for day in each.days() if day not in kept]
     for first in range(0, len(missing), DAYS_AT_ONCE):

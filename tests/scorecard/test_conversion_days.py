@@ -257,3 +257,30 @@ async def test_the_replies_are_read_through_the_shop_and_time_index(
             )
         )
     assert "INDEX" in plan and "shop=? AND sent_at>? AND sent_at<?" in plan, plan
+
+
+async def test_a_shop_new_to_the_store_starts_afresh(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """A shop added to the config back-fills days that were final without it: they are
+    computed again with its history, not taken from what was kept."""
+    now = at("2026-12-10 12:00")
+    store = ObservationStore(engine)
+    await stored_history(store, 6, now)
+    days = ConversionDays()
+    before = await load_conversion(engine, settings, NOVEMBER, RULES, now=now, days=days)
+    late = new_message(
+        message_id="t-1",
+        buyer_id="b-t",
+        at=at("2026-11-20 10:00"),
+        direction=Direction.AGENT,
+        agent_id="a9",
+        text="亲",
+    )
+    await store.save_messages("t", [late], now)
+    for stream in Stream:
+        await store.start_stream("t", stream, START, START)
+        await store.advance_watermark("t", stream, now, now)
+    after = await load_conversion(engine, settings, NOVEMBER, RULES, now=now, days=days)
+    assert "a9" not in before.agents and after.agents["a9"].inquiries == 1
+    assert {a: e for a, e in after.agents.items() if a != "a9"} == before.agents
