@@ -7,6 +7,7 @@ reason, and a supervisor's decision clears the gauge.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -71,3 +72,37 @@ async def test_an_appeal_through_the_api(clock: FakeClock, tmp_path: Path) -> No
                 assert r.status == 404
         await daemon.publish_decisions()
         assert registry.get_sample_value("shopwatch_appeals_pending", {"shop": "s"}) == 0
+
+
+async def test_a_waive_and_a_confirm_at_once_one_is_refused(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """Two supervisors deciding one violation at the same moment through the API: one
+    decision stands, the other is a 409, and the audit trail holds the one that stood."""
+    clock.set(local(clock.now(), "10:05"))
+    world = World()
+    story(world, clock.now())
+    async with daemon_for(world, clock, tmp_path) as daemon:
+        await run_once(daemon)
+        host, port = await daemon.serve_http()
+        found = await daemon.ledger.find()
+        assert len(found) >= 3
+
+        async def decide(http: aiohttp.ClientSession, vid: int, what: str) -> int:
+            async with http.post(
+                f"http://{host}:{port}/api/violations/{vid}/{what}",
+                json={"by": f"{what}-er", "reason": "r"},
+                headers=AUTH,
+            ) as r:
+                return r.status
+
+        async with aiohttp.ClientSession() as http:
+            for violation in found:
+                vid = violation["id"]
+                statuses = await asyncio.gather(
+                    decide(http, vid, "waive"), decide(http, vid, "confirm")
+                )
+                assert sorted(statuses) == [200, 409], statuses
+                final = await daemon.ledger.get(vid)
+                decisions = [e for e in final["audit"] if e["action"] in ("waived", "confirmed")]
+                assert [e["action"] for e in decisions] == [final["status"]]
