@@ -166,10 +166,10 @@ def day_tallies(
     - only payments from the day on can be within an inquiry's window;
     - a later inquiry (up to a window later) can take a sale's credit, and a later reply of
       the agent can be its last before the payment, so both reach a window past the end;
-    - an earlier day's inquiry never takes the credit from one of these days: if its agent
-      wrote after that day and before the payment, the agent has an inquiry here too, with
-      the same last reply and a later first answer, which wins; if not, this day's inquiry
-      was written to later.
+    - an earlier day's inquiry never takes the credit from one of these days' inquiries:
+      if its agent wrote again after that day and before the payment, that agent has a
+      later inquiry too (read, as it lies before the payment) with the same last reply and
+      a later first answer, which wins; if not, the later inquiry's last reply is later.
 
     More data than that changes nothing, so a caller may read a wider span."""
     all_inquiries = inquiries(replies, timezone)
