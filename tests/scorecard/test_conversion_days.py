@@ -27,6 +27,7 @@ from daemon.scoring.conversion import (
     award_top,
     monthly_conversion,
 )
+from daemon.scoring.policy import ConversionPolicy
 from daemon.scoring.records import ConversionDays, load_conversion, read_replies
 from daemon.simulator.world import new_message, new_order
 from daemon.store.observations import ObservationStore
@@ -117,10 +118,13 @@ async def stored_history(store: ObservationStore, seed: int, now: datetime) -> H
 
 
 def reference(
-    replies: list[AgentReply], payments: list[Payment], complete_until: datetime
+    replies: list[AgentReply],
+    payments: list[Payment],
+    complete_until: datetime,
+    rules: ConversionPolicy = RULES,
 ) -> MonthConversion:
     """November's conversion and award from every reply and payment at once."""
-    months = [NOVEMBER.plus(-back) for back in reversed(range(len(RULES.top_awards)))]
+    months = [NOVEMBER.plus(-back) for back in reversed(range(len(rules.top_awards)))]
     return award_top(
         [
             monthly_conversion(
@@ -128,12 +132,12 @@ def reference(
                 timezone=TZ,
                 replies=replies,
                 payments=payments,
-                policy=RULES,
+                policy=rules,
                 complete_until=complete_until,
             )
             for month in months
         ],
-        RULES,
+        rules,
     )
 
 
@@ -216,20 +220,7 @@ async def test_a_changed_window_starts_afresh(engine: AsyncEngine, settings: Set
     await load_conversion(engine, settings, NOVEMBER, RULES, now=now, days=days)
     shorter = replace(RULES, window=timedelta(hours=2))
     found = await load_conversion(engine, settings, NOVEMBER, shorter, now=now, days=days)
-    expected = award_top(
-        [
-            monthly_conversion(
-                month=NOVEMBER.plus(-back),
-                timezone=TZ,
-                replies=shop.replies(now),
-                payments=shop.payments(now),
-                policy=shorter,
-                complete_until=now,
-            )
-            for back in reversed(range(len(shorter.top_awards)))
-        ],
-        shorter,
-    )
+    expected = reference(shop.replies(now), shop.payments(now), now, shorter)
     assert found.agents == expected.agents
 
 
