@@ -163,6 +163,11 @@ class AlertListener:
             if one.new or one.escalated:
                 await self._notices_for(shop, breach, one, now, changed, queued)
                 urgent = urgent or _critical(breach)
+                if one.new and _lasting(breach) and breach.ended_at is not None:
+                    # Found only once it had ended (the rules about people are judged at
+                    # most once a minute): told, and resolved at once, at its end.
+                    changed += [r for r in self._ended(shop, breach, now) if r not in changed]
+                    self._resolved(shop, breach, now, changed, queued)
             elif one.ended:
                 changed += self._ended(shop, breach, now)
                 self._resolved(shop, breach, now, changed, queued)

@@ -156,3 +156,36 @@ def test_a_robot_message_counts_what_is_resolved() -> None:
     text = markdown_text([notice("violation"), notice(RESOLVED)], wecom=True)
     assert "1 条违规，1 条已恢复 / 1 violation(s), 1 resolved" in text
     assert '<font color="info">t-resolved</font>' in text
+
+
+async def test_an_outage_found_only_once_it_had_ended_is_resolved_at_once(
+    tmp_path: Path, engine: AsyncEngine, clock: FakeClock, am: respx.Route
+) -> None:
+    """The rules about people are judged at most once a minute: an outage from 14:00 that
+    ended at 14:05:30 is first recorded already ended. Its alert is resolved at once."""
+    start = local(clock.now(), "14:00")
+    clock.set(local(clock.now(), "14:06"))
+    ended_at = local(clock.now(), "14:05") + timedelta(seconds=30)
+    async with harness(tmp_path, engine, clock, CONFIG) as h:
+        recorded = await h.record(nobody(start, ended_at=ended_at))
+        assert recorded.new
+        await h.listener.drain()
+        (alert,) = pushes(am)[-1]
+    assert alert["labels"]["rule"] == "CS110"
+    assert alert["endsAt"] <= rfc3339(clock.now())
+
+
+async def test_a_webhook_hears_of_an_outage_found_ended_and_that_it_is_over(
+    tmp_path: Path, engine: AsyncEngine, clock: FakeClock
+) -> None:
+    (tmp_path / "hook-url").write_text(HOOK)
+    config = '[alerts]\n[[alerts.webhooks]]\nname = "lead"\nkind = "json"\nurl_file = "hook-url"\n'
+    start = local(clock.now(), "14:00")
+    clock.set(local(clock.now(), "14:06"))
+    with respx.mock(assert_all_called=False) as router:
+        hook = router.post(HOOK).respond(200)
+        async with harness(tmp_path, engine, clock, config) as h:
+            await h.record(nobody(start, ended_at=local(clock.now(), "14:05")))
+            await h.listener.drain()
+        notices = [n for call in hook.calls for n in json.loads(call.request.content)["notices"]]
+    assert [n["event"] for n in notices] == ["violation", "resolved"]
