@@ -47,11 +47,17 @@ from daemon.store.ledger import (
     summarize_evidence,
 )
 from daemon.store.people import PeopleBook, parse_day, parse_since
-from daemon.store.tables import bonuses, handovers, leaves, violation_events, violations
+from daemon.store.tables import (
+    bonuses,
+    handovers,
+    leaves,
+    row_id,
+    violation_events,
+    violations,
+)
 
 log = structlog.get_logger("shopwatch.http")
 
-MAX_ID = 2**63 - 1
 """Ids are 64-bit in the database; a larger one names no violation."""
 PAGE_DEFAULT = 100
 PAGE_MAX = 1000
@@ -103,9 +109,10 @@ def _instant(value: str, name: str) -> datetime:
 
 def _violation_id(request: web.Request) -> int:
     text = request.match_info["id"]
-    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_ID:
+    found = row_id(text)
+    if found is None:
         raise NotFound(f"no violation with id {text[:40]!r}", field="id")
-    return int(text)
+    return found
 
 
 def _width(column: Any) -> int | None:
@@ -145,7 +152,7 @@ def _cursor(text: str | None) -> tuple[datetime, int] | None:
     if not text:
         return None
     match = _CURSOR.fullmatch(text)
-    if match is None or int(match.group(2)) > MAX_ID:
+    if match is None or row_id(match.group(2)) is None:
         raise BadInput("expected the `next` value of the previous page", field="after")
     try:
         deadline = EPOCH + timedelta(microseconds=int(match.group(1)))

@@ -55,7 +55,13 @@ from daemon.scoring.records import ConversionDays, parse_month
 from daemon.store.ledger import Ledger, summarize_evidence, violation_json
 from daemon.store.months import MonthBook
 from daemon.store.people import PeopleBook, parse_day
-from daemon.store.tables import bonuses, score_adjustments, violation_events, violations
+from daemon.store.tables import (
+    bonuses,
+    row_id,
+    score_adjustments,
+    violation_events,
+    violations,
+)
 from daemon.store.users import User, UserBook
 
 log = structlog.get_logger("shopwatch.console")
@@ -445,11 +451,11 @@ class Console:
     # ---- a violation ----
 
     async def _violation(self, request: web.Request, user: User) -> dict[str, Any]:
-        text = request.match_info["id"]
-        if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        found = row_id(request.match_info["id"])
+        if found is None:
             raise web.HTTPNotFound()
         try:
-            violation = await self.ledger.get(int(text))
+            violation = await self.ledger.get(found)
         except NotFound:
             raise web.HTTPNotFound() from None
         if not access.may_see(user, violation):

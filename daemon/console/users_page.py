@@ -33,6 +33,7 @@ from daemon.config.settings import Settings
 from daemon.console.i18n import N_, Words
 from daemon.console.sessions import Sessions, local_path
 from daemon.errors import BadInput, Conflict, NotFound, Refused
+from daemon.store.tables import row_id
 from daemon.store.users import ROLES, LastLead, User, UserBook, generated_password
 
 log = structlog.get_logger("shopwatch.console")
@@ -109,11 +110,11 @@ class UserPages:
         return user
 
     async def _target(self, request: web.Request) -> User:
-        text = request.match_info["id"]
-        if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        found = row_id(request.match_info["id"])
+        if found is None:
             raise web.HTTPNotFound()
         try:
-            return await self.console.users.by_id(int(text))
+            return await self.console.users.by_id(found)
         except NotFound:
             raise web.HTTPNotFound() from None
 

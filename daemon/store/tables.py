@@ -68,6 +68,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         return moment.astimezone(UTC)
 
 
+MAX_ID = 2**31 - 1
+"""The largest id an ``Integer`` primary key holds: PostgreSQL's INTEGER (SQLite's holds
+more, but no row is ever numbered past it)."""
+
+
+def row_id(text: str) -> int | None:
+    """``text`` (a URL's id) as a row id if it can be one: ASCII digits within
+    :data:`MAX_ID`. Past the column's range it is no row, not a database error (PostgreSQL
+    refuses to compare an INTEGER with 2**40)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
+
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",

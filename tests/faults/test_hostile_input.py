@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from daemon.store.tables import bonuses, violations
+from daemon.store.tables import bonuses, row_id, violations
 from tests.conftest import FakeClock
 
 from .support import Served, served
@@ -121,6 +121,8 @@ async def test_one_bad_stored_fine_breaks_no_read(
         ("GET", "/api/violations", {"rule": "R" * 17}, "rule", 400),
         ("GET", "/api/violations", {"since": "yesterday"}, "since", 400),
         ("GET", f"/api/violations/{2**63}", {}, "id", 404),
+        ("GET", f"/api/violations/{2**40}", {}, "id", 404),  # past PostgreSQL's INTEGER
+        ("GET", "/api/violations", {"after": f"{10**17}-{2**40}"}, "after", 400),
         ("GET", f"/api/violations/{10**40}", {}, "id", 404),
         ("GET", "/api/violations/²", {}, "id", 404),
         ("GET", "/api/scorecard", {"month": "9999-12"}, "month", 400),
@@ -232,3 +234,14 @@ async def test_a_refusal_never_shows_a_path_of_the_server(tmp_path: Path, clock:
         status, answer = await api.call("POST", "/api/bonuses", json=bonus)
         assert (status, answer["field"]) == (400, "code")
         assert str(tmp_path) not in answer["error"]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [("1", 1), (str(2**31 - 1), 2**31 - 1), (str(2**31), None), (str(2**40), None),
+     ("0" * 30 + "7", None), ("²", None), ("-1", None), ("", None)],
+)  # fmt: skip
+def test_a_url_id_is_a_row_id_only_within_the_integer_column(text: str, found: int | None) -> None:
+    """The API's and the console's ids (violations, users) go through one check: past
+    PostgreSQL's INTEGER an id is no row (404), never a database error (500)."""
+    assert row_id(text) == found
