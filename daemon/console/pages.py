@@ -24,6 +24,7 @@ import structlog
 from aiohttp import web
 from aiohttp_session import get_session, session_middleware
 from sqlalchemy import exists, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from checks.registry import BY_CODE
@@ -337,7 +338,12 @@ class Console:
             return self._page("login.html", request, context, status=401)
         self.sessions.throttle.succeeded(keys)
         await self.sessions.sign_in(request, user)
-        await self.users.signed_in(user.id, self.clock.now())
+        try:
+            await self.users.signed_in(user.id, self.clock.now())
+        except SQLAlchemyError as error:
+            # The time of the last sign-in is for the users page; a database that reads but
+            # cannot be written (a full disk, a read-only replica) still lets people in.
+            log.warning("last sign-in not recorded", name=user.name, error=type(error).__name__)
         log.info("console sign-in", name=user.name, role=user.role)
         if user.password_temporary:  # a lead's one-time password: their own one first
             target = "/password?" + urlencode({"next": target})

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from daemon.store.users import LastLead, UserBook
 from tests.conftest import FakeClock
@@ -345,3 +346,21 @@ async def test_guessing_the_current_password_is_held_off(clock: FakeClock, tmp_p
         c.clock.advance(timedelta(minutes=2))
         status, _ = await _post(http, c, "/password", "/password", current=PASSWORD, **new)
         assert status == 303
+
+
+async def test_a_database_that_cannot_record_the_sign_in_still_lets_people_in(
+    clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last sign-in time is for the users page: a database that reads but cannot be
+    written (a full disk) must not turn signing in into a 500."""
+
+    async def full(*_: object) -> None:
+        raise OperationalError("UPDATE users", {}, Exception("database or disk is full"))
+
+    async with console(clock, tmp_path) as c:
+        monkeypatch.setattr(c.daemon.console.users, "signed_in", full)
+        async with client() as http:
+            r = await sign_in(http, c.base, "chen")
+            assert r.status == 303
+            async with http.get(f"{c.base}/month") as page:
+                assert page.status == 200
