@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from alembic import command
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from daemon.store import migrate
@@ -87,3 +88,11 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await migrate.upgrade(engine)
     yield engine
     await engine.dispose()
+
+
+def move_schema(connection: Connection, to: str, down: bool) -> None:
+    """Migrate the database on ``connection`` down to revision ``to`` or up to it (for
+    ``AsyncConnection.run_sync``): the migration tests' one way of moving."""
+    config = migrate.alembic_config()
+    config.attributes["connection"] = connection
+    (command.downgrade if down else command.upgrade)(config, to)

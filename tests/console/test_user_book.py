@@ -9,15 +9,13 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alembic import command
 from argon2 import PasswordHasher
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from daemon.errors import BadInput, Conflict
-from daemon.store import migrate
 from daemon.store.users import LastLead, UserBook, generated_password
+from tests.conftest import move_schema
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 NOW = datetime(2026, 11, 30, 10, tzinfo=UTC)
@@ -106,19 +104,13 @@ async def test_two_leads_disabling_each_other_leave_one(engine: AsyncEngine) -> 
     assert len(leads) == 1
 
 
-def _move(connection: Connection, to: str, down: bool) -> None:
-    config = migrate.alembic_config()
-    config.attributes["connection"] = connection
-    (command.downgrade if down else command.upgrade)(config, to)
-
-
 async def test_migration_0011_both_ways(engine: AsyncEngine) -> None:
     book = await _book(engine)
     await book.signed_in((await book.by_name("li")).id, NOW)
     async with engine.begin() as conn:
-        await conn.run_sync(_move, "0010", True)
+        await conn.run_sync(move_schema, "0010", True)
     async with engine.begin() as conn:
-        await conn.run_sync(_move, "head", False)
+        await conn.run_sync(move_schema, "head", False)
     li = await book.by_name("li")
     assert (li.last_signed_in_at, li.password_temporary) == (None, False)
     assert await book.verify("li", "long enough pw") == li

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, insert, inspect, text
 from sqlalchemy.engine import Connection
@@ -18,6 +17,7 @@ from daemon.scoring.month import Month
 from daemon.scoring.records import read_violation_totals
 from daemon.store import migrate
 from daemon.store.tables import violations
+from tests.conftest import move_schema
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 WIDE = {
@@ -30,12 +30,6 @@ NARROW = {
     "ix_violations_points_deadline",
     "ix_violations_status_deadline",
 }
-
-
-def _move(connection: Connection, to: str, down: bool) -> None:
-    config = migrate.alembic_config()
-    config.attributes["connection"] = connection
-    (command.downgrade if down else command.upgrade)(config, to)
 
 
 def _indexes(connection: Connection) -> set[str]:
@@ -65,10 +59,10 @@ async def test_the_wide_indexes_come_and_go(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.execute(insert(violations), [row])
         assert await conn.run_sync(_indexes) >= WIDE
-        await conn.run_sync(_move, previous, True)
+        await conn.run_sync(move_schema, previous, True)
         found = await conn.run_sync(_indexes)
         assert found >= NARROW and not WIDE & found
-        await conn.run_sync(_move, "head", False)
+        await conn.run_sync(move_schema, "head", False)
         found = await conn.run_sync(_indexes)
         assert found >= WIDE and not NARROW & found
         assert (await conn.execute(text("SELECT count(*) FROM violations"))).scalar() == 1
