@@ -134,6 +134,10 @@ class Rejected:
     …")."""
     reason: str
     key: str | None
+    buyer: str | None = None
+    """The buyer the record belongs to, read leniently as the connector reads buyers: the
+    evidence of that buyer lacks the record even when nothing of it was stored before (an
+    order whose first version is refused might be the payment of a sibling order)."""
 
 
 T = TypeVar("T")

@@ -7,13 +7,15 @@ line says exactly what drifted (``orders[3].paid_at: expected RFC 3339 with offs
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.errors import BadResponse
 from connectors.model import Rejected
+
+T = TypeVar("T")
 
 _MISSING = object()
 
@@ -134,7 +136,18 @@ _INDEX = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 _REASON = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")
 
 
-def rejected(error: BadResponse, record: str, key: str | None) -> Rejected:
+def lenient(read: Callable[[], T]) -> T | None:
+    """``read()``, or None when the record does not say (it raised :class:`BadResponse`):
+    for the id and buyer of a record refused for another field."""
+    try:
+        return read()
+    except BadResponse:
+        return None
+
+
+def rejected(
+    error: BadResponse, record: str, key: str | None, buyer: str | None = None
+) -> Rejected:
     """The record at ``record`` (``orders.nodes[3]``) refused for ``error``. Its metric reason
     is the field's path inside the record with indices dropped (``transactions.kind``): a word
     the parser chose, never a value from the platform; ``record`` when there is none."""
@@ -146,6 +159,7 @@ def rejected(error: BadResponse, record: str, key: str | None) -> Rejected:
         error=error.detail,
         reason=reason if _REASON.fullmatch(reason) else "record",
         key=key,
+        buyer=buyer,
     )
 
 

@@ -235,7 +235,8 @@ def messages(body: Any, conversation: Conversation) -> list[ListedMessage]:
         try:
             message, refused = _message(raw, where, conversation), None
         except BadResponse as error:
-            message, refused = None, wire.rejected(error, where, conversation.id)
+            refused = wire.rejected(error, where, conversation.id, conversation.buyer_id)
+            message = None
         listed.append(
             ListedMessage(id=message_id, sent_at=sent_at, message=message, rejected=refused)
         )

@@ -310,18 +310,29 @@ def order(raw: Any, where: str, rules: ShopifyRules) -> Order:
 
 def order_key(raw: Any) -> str | None:
     """The order's id if it can be read, for a record refused for another field."""
-    try:
-        return _legacy_id(raw, "order")
-    except BadResponse:
+    return wire.lenient(lambda: _legacy_id(raw, "order"))
+
+
+def order_buyer(raw: Any, rules: ShopifyRules) -> str | None:
+    """The order's buyer if it can be read, for a record refused for another field."""
+    key = order_key(raw)
+    if key is None:
         return None
+    return wire.lenient(lambda: buyer(raw, "order", rules.buyer_key, "order", key).id)
 
 
 def checkout_key(raw: Any) -> str | None:
     """The checkout's record id (``checkout:<id>``) if it can be read."""
-    try:
-        return checkout_id(raw, "checkout")
-    except BadResponse:
+    return wire.lenient(lambda: checkout_id(raw, "checkout"))
+
+
+def checkout_buyer(raw: Any, rules: ShopifyRules) -> str | None:
+    """The checkout's buyer if it can be read, for a record refused for another field."""
+    key = checkout_key(raw)
+    if key is None:
         return None
+    record_id = key.removeprefix(CHECKOUT_PREFIX)
+    return wire.lenient(lambda: buyer(raw, "checkout", rules.buyer_key, "checkout", record_id).id)
 
 
 def checkout_id(raw: Any, where: str) -> str:

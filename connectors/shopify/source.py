@@ -66,10 +66,18 @@ class Listing:
     record: Callable[[object, str, ShopifyRules], Order]
     key: Callable[[object], str | None]
     """The record's id, read leniently: which order a refused record was."""
+    buyer: Callable[[object, ShopifyRules], str | None]
+    """The record's buyer, read leniently: whose evidence a refused record is missing from."""
 
 
 ORDERS = Listing(
-    "orders", "orders", queries.ORDERS, queries.orders, normalize.order, normalize.order_key
+    "orders",
+    "orders",
+    queries.ORDERS,
+    queries.orders,
+    normalize.order,
+    normalize.order_key,
+    normalize.order_buyer,
 )
 CHECKOUTS = Listing(
     "checkouts",
@@ -78,6 +86,7 @@ CHECKOUTS = Listing(
     queries.abandoned_checkouts,
     normalize.checkout,
     normalize.checkout_key,
+    normalize.checkout_buyer,
 )
 LISTINGS = {listing.name: listing for listing in (ORDERS, CHECKOUTS)}
 
@@ -193,7 +202,8 @@ class ShopifyOrderSource:
             try:
                 orders.append(listing.record(raw, where, self._rules))
             except BadResponse as error:  # this record's own fault: the others are kept
-                rejected.append(wire.rejected(error, where, listing.key(raw)))
+                buyer = listing.buyer(raw, self._rules)
+                rejected.append(wire.rejected(error, where, listing.key(raw), buyer))
         self._check_identity(listing, orders, answer.withheld)
         orders.sort(key=lambda order: (order.updated_at, order.id))
         return Page(

@@ -125,10 +125,12 @@ def tid(trade: Mapping[str, Any], where: str) -> str:
 
 def trade_key(trade: Mapping[str, Any]) -> str | None:
     """The trade id if it can be read, for a trade refused for another field."""
-    try:
-        return tid(trade, "trade")
-    except BadResponse:
-        return None
+    return wire.lenient(lambda: tid(trade, "trade"))
+
+
+def trade_buyer(trade: Mapping[str, Any], buyer_key: BuyerKey) -> str | None:
+    """The trade's buyer if it can be read, for a trade refused for another field."""
+    return wire.lenient(lambda: _buyer_id(trade, "trade", buyer_key))
 
 
 def modified(trade: Mapping[str, Any], where: str) -> datetime:

@@ -128,7 +128,12 @@ class TaobaoOrderSource:
         except _DetailFailed as failed:
             raise failed.error from None
         except BadResponse as error:
-            return wire.rejected(error, where, normalize.trade_key(trade))
+            return wire.rejected(
+                error,
+                where,
+                normalize.trade_key(trade),
+                normalize.trade_buyer(trade, self._buyer_key),
+            )
 
     async def _detail(self, tid: str) -> Mapping[str, Any]:
         try:

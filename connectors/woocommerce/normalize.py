@@ -141,10 +141,13 @@ def id_of(raw: Any, where: str) -> str:
 
 def order_key(raw: Any) -> str | None:
     """The order's id if it can be read, for an order refused for another field."""
-    try:
-        return id_of(raw, "order")
-    except BadResponse:
-        return None
+    return wire.lenient(lambda: id_of(raw, "order"))
+
+
+def order_buyer(raw: Any, rules: WooRules) -> str | None:
+    """The order's buyer if it can be read, for an order refused for another field."""
+    key = order_key(raw)
+    return None if key is None else wire.lenient(lambda: _buyer_id(raw, "order", rules, key))
 
 
 def _status(raw: Any, where: str, rules: WooRules) -> OrderStatus:

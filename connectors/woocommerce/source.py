@@ -105,7 +105,8 @@ class WooCommerceOrderSource:
                     continue
                 order = normalize.order(raw, where, self._rules)
             except BadResponse as error:  # this order's own fault: the others are kept
-                rejected.append(wire.rejected(error, where, normalize.order_key(raw)))
+                key, buyer = normalize.order_key(raw), normalize.order_buyer(raw, self._rules)
+                rejected.append(wire.rejected(error, where, key, buyer))
                 continue
             orders.extend(await self._versions(order, where))
         next_token: str | None

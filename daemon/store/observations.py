@@ -10,7 +10,7 @@ changed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -72,14 +72,19 @@ class RejectedKeys:
 
     orders: frozenset[str] = frozenset()
     conversations: frozenset[str] = frozenset()
+    buyers: frozenset[str] = frozenset()
+    """The buyers the refused records belong to, where the connector could read them."""
 
-    def touch(self, history: BuyerHistory) -> bool:
-        """Whether a buyer's evidence lacks a refused record: an order of theirs, or a
-        message in one of their conversations."""
+    def touch(self, buyer: str, history: BuyerHistory) -> bool:
+        """Whether a buyer's evidence lacks a refused record: one of theirs (a refused
+        order's first version is in no stored history), an order of theirs, or a message in
+        one of their conversations."""
         if not (self.orders or self.conversations):
             return False
-        return any(o.id in self.orders for o in history.orders) or any(
-            m.conversation_id in self.conversations for m in history.messages
+        return (
+            buyer in self.buyers
+            or any(o.id in self.orders for o in history.orders)
+            or any(m.conversation_id in self.conversations for m in history.messages)
         )
 
 
@@ -229,10 +234,16 @@ class ObservationStore:
         return result.rowcount or 0
 
     async def save_rejected(
-        self, shop: str, stream: Stream, keys: Sequence[tuple[str, str]], observed_at: datetime
+        self,
+        shop: str,
+        stream: Stream,
+        keys: Sequence[tuple[str, str]],
+        observed_at: datetime,
+        buyers: Mapping[str, str] | None = None,
     ) -> None:
         """Remember refused records by ``(key, reason)``: the order (or conversation) that
-        lacks a version. Seen again, only ``last_seen_at`` moves."""
+        lacks a version, and by ``buyers`` (key → buyer) whose evidence it is missing from.
+        Seen again, only ``last_seen_at`` moves."""
         if not keys:
             return
         rows = [
@@ -241,6 +252,7 @@ class ObservationStore:
                 "stream": stream.value,
                 "record_key": key,
                 "reason": reason,
+                "buyer_id": (buyers or {}).get(key),
                 "first_seen_at": observed_at,
                 "last_seen_at": observed_at,
             }
@@ -269,16 +281,21 @@ class ObservationStore:
 
     async def rejected_keys(self, shop: str, since: datetime) -> RejectedKeys:
         """The records refused at or after ``since``, by stream."""
-        query = select(rejected_records.c.stream, rejected_records.c.record_key).where(
-            rejected_records.c.shop == shop, rejected_records.c.last_seen_at >= since
+        c = rejected_records.c
+        query = select(c.stream, c.record_key, c.buyer_id).where(
+            c.shop == shop, c.last_seen_at >= since
         )
         found: dict[str, set[str]] = {Stream.ORDERS.value: set(), Stream.CHAT.value: set()}
+        buyers: set[str] = set()
         async with self.engine.connect() as conn:
-            for stream, key in await conn.execute(query):
+            for stream, key, buyer in await conn.execute(query):
                 found.setdefault(stream, set()).add(key)
+                if buyer is not None:
+                    buyers.add(buyer)
         return RejectedKeys(
             orders=frozenset(found[Stream.ORDERS.value]),
             conversations=frozenset(found[Stream.CHAT.value]),
+            buyers=frozenset(buyers),
         )
 
     async def presence_since(self, shop: str, since: datetime) -> list[AgentPresence]:

@@ -144,6 +144,7 @@ rejected_records = Table(
     Column("stream", String(16), primary_key=True),
     Column("record_key", String(128), primary_key=True),
     Column("reason", String(64), nullable=False),
+    Column("buyer_id", String(128)),
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("last_seen_at", UTCDateTime, nullable=False),
     Index(None, "shop", "last_seen_at"),

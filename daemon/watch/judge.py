@@ -208,7 +208,7 @@ class Judge:
             for buyer in batch:
                 evidence = self.evidence(buyer, histories[buyer], marks, presence, now)
                 judged = self.judge(evidence, found.seconds)
-                if rejected.touch(histories[buyer]):
+                if rejected.touch(buyer, histories[buyer]):
                     judged = _sparing(judged)
                 found.buyers.append(judged)
             yield found

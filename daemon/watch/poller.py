@@ -315,7 +315,9 @@ class StreamPoller:
 
     async def _refuse(self, page: Page[Any], observed_at: datetime) -> None:
         """Records the connector refused alone: remembered for the judge, then logged and
-        counted once each. Several records and none read: the page is rejected whole."""
+        counted once each. Several records and none read, or one whose id does not read
+        (nothing would tell whose evidence lacks it): the page is rejected whole, and the
+        watermark stays."""
         refused = page.rejected
         if not page.items and len(refused) > 1:
             raise BadResponse(
@@ -323,12 +325,19 @@ class StreamPoller:
                 f"{refused[0].error}): the platform's format changed, not one record",
                 field=refused[0].field,
             )
-        keyed = [(r.key, r.reason) for r in refused if r.key is not None and len(r.key) <= MAX_KEY]
-        await self.store.save_rejected(self.shop, self.stream, keyed, observed_at)
+        for record in refused:
+            if record.key is None or len(record.key) > MAX_KEY:
+                raise BadResponse(
+                    f"a record whose id does not read cannot be set aside alone ({record.error})",
+                    field=record.field,
+                )
+        keyed = [(r.key or "", r.reason) for r in refused]
+        buyers = {r.key or "": r.buyer for r in refused if r.buyer is not None}
+        await self.store.save_rejected(self.shop, self.stream, keyed, observed_at, buyers)
         what = "order" if self.stream is Stream.ORDERS else "conversation"
         for record in refused:
             mark = (record.key or "", record.reason, record.error)
-            if record.key is not None and mark in self._refused:
+            if mark in self._refused:
                 continue  # the same record, re-read in the overlap
             self._refused[mark] = None
             if len(self._refused) > REMEMBERED_REJECTIONS:
@@ -343,9 +352,6 @@ class StreamPoller:
                 hint=(
                     f"the rest of the page is kept; no rule decides against this {what}'s "
                     "buyer (undecidable: record_rejected)"
-                    if record.key is not None
-                    else f"the rest of the page is kept; without a readable id the {what} "
-                    "cannot be told apart, so rules judge its buyer on what was stored"
                 ),
             )
 

@@ -269,6 +269,7 @@ async def test_a_malformed_message_is_refused_alone_keyed_by_its_conversation(
     (refused,) = page.rejected
     assert refused.field.startswith("conversations[412].payload[1].")
     assert (refused.reason, refused.key) == (reason, "412")
+    assert refused.buyer == "ana.li@example.com", "whose evidence lacks it"
     assert "Buyer Wang" not in refused.error and "stock" not in refused.error
 
 

@@ -386,6 +386,7 @@ async def test_a_malformed_order_is_refused_alone_naming_the_field(
     assert refused.field == field
     assert refused.reason == field.removeprefix("orders.nodes[0].").replace("[0]", "")
     assert refused.key == (None if "legacyResourceId" in field else raw["legacyResourceId"])
+    assert refused.buyer == (None if "legacyResourceId" in field else "ana.li@example.com")
 
 
 async def test_an_unknown_financial_status_refuses_that_order_and_names_the_known_ones(

@@ -496,6 +496,7 @@ async def test_a_malformed_trade_is_refused_alone_naming_the_field(
     assert refused.field == field
     assert refused.reason == field.rsplit(".", 1)[1]
     assert refused.key == "4012345678900001", "which order lacks a version"
+    assert refused.buyer == (None if "buyer_open_uid" in field else "AAG-uid-1")
     assert "AAG-uid-1" not in refused.error, "no buyer data in the report"
 
 

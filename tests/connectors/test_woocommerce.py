@@ -272,6 +272,7 @@ async def test_custom_statuses_are_mapped_or_named(shop: respx.MockRouter) -> No
     assert [o.id for o in page.items] == ["728"], "the other order is kept"
     (refused,) = page.rejected
     assert (refused.field, refused.reason, refused.key) == ("orders[0].status", "status", "727")
+    assert refused.buyer == "ana.li@example.com", "whose evidence lacks it"
     assert refused.error == (
         "unknown order status 'shipped'; map it with status_map, "
         'e.g. status_map = { "shipped" = "paid" }'

@@ -18,7 +18,7 @@ from daemon.store.observations import ObservationStore, StreamState
 from daemon.store.tables import undecidable_subjects
 from daemon.watch.evaluator import ShopEvaluator
 from daemon.watch.metrics import Metrics
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, move_schema
 from tests.scorecard.support import at, make_settings
 
 from .fakes import ScriptedSource
@@ -166,6 +166,68 @@ async def test_no_rule_decides_against_a_buyer_whose_order_lacks_a_refused_versi
     assert sample(metrics, "shopwatch_undecidable_total", **labels) == 1
 
 
+async def evaluated(engine: AsyncEngine, tmp_path: Path, database_url: str) -> Metrics:
+    """One evaluation of shop s at NOW, both streams read up to a minute before."""
+    store = ObservationStore(engine)
+    pollers = {}
+    for stream in Stream:
+        await store.start_stream("s", stream, at("2026-11-01 00:00"), NOW)
+        await store.advance_watermark("s", stream, at("2026-11-02 11:59"), NOW)
+        state = await store.stream_state("s", stream)
+        assert state is not None
+        pollers[stream] = _Polled(state)
+    settings = make_settings(tmp_path, database_url)
+    metrics = Metrics(version="test", roster=settings.roster)
+    evaluator = ShopEvaluator(
+        shop="s",
+        settings=settings,
+        store=store,
+        ledger=Ledger(engine),
+        metrics=metrics,
+        clock=FakeClock(NOW),
+        pollers=pollers,  # type: ignore[arg-type]
+    )
+    await evaluator.tick()
+    return metrics
+
+
+async def test_an_order_refused_at_its_first_version_spares_its_buyer(
+    engine: AsyncEngine, tmp_path: Path, database_url: str
+) -> None:
+    """o-2 was refused the first time it was seen, so nothing of it is stored; it might be
+    b-1's payment that settles o-1's chase (a sibling order). Its buyer, read leniently by
+    the connector, ties it to b-1's evidence: o-1's CS101 is undecidable, not a violation."""
+    store = ObservationStore(engine)
+    await store.save_orders(
+        "s", [new_order(order_id="o-1", buyer_id="b-1", at=at("2026-11-02 09:00"))], NOW
+    )
+    await store.save_rejected(
+        "s", Stream.ORDERS, [("o-2", "displayFinancialStatus")], NOW, {"o-2": "b-1"}
+    )
+    metrics = await evaluated(engine, tmp_path, database_url)
+    assert await Ledger(engine).find() == []
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(undecidable_subjects))).all()
+    assert [(r.rule, r.subject_id, r.reason) for r in rows] == [("CS101", "o-1", "record_rejected")]
+    labels = {"shop": "s", "rule": "CS101", "reason": "record_rejected"}
+    assert sample(metrics, "shopwatch_undecidable_total", **labels) == 1
+
+
+async def test_a_record_whose_id_does_not_read_rejects_the_page_whole(
+    engine: AsyncEngine, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Nothing would tie it to a buyer's evidence: the page waits, like any bad page."""
+    t = clock.now() - timedelta(hours=1)
+    nameless = Rejected(field="orders[0].id", error="missing", reason="id", key=None)
+    good = new_order(order_id="o-1", buyer_id="b-1", at=t)
+    source = ScriptedSource([Page(items=(good,), next_page_token=None, rejected=(nameless,))])
+    h = Harness(engine, clock, tmp_path, Stream.ORDERS, source)
+    assert await h.poller.poll() is False
+    assert h.poller.state is not None
+    assert h.poller.state.watermark == clock.now() - timedelta(hours=24), "the watermark stays"
+    assert sample(h.metrics, "shopwatch_pages_rejected_total", shop="s", stream="orders") == 1
+
+
 async def test_refused_records_before_the_horizon_are_forgotten(engine: AsyncEngine) -> None:
     store = ObservationStore(engine)
     await store.save_rejected("s", Stream.ORDERS, [("o-old", "status")], NOW - timedelta(days=9))
@@ -175,3 +237,17 @@ async def test_refused_records_before_the_horizon_are_forgotten(engine: AsyncEng
     everything = NOW - timedelta(days=30)
     assert (await store.rejected_keys("s", everything)).orders == {"o-new"}
     assert (await store.rejected_keys("t", everything)).orders == {"o-other"}  # another shop's
+
+
+async def test_migration_0012_both_ways(engine: AsyncEngine) -> None:
+    """Down to 0011 the refused records stay, keyed by their ids; back up, they have no
+    buyer and still spare by their key."""
+    store = ObservationStore(engine)
+    await store.save_rejected("s", Stream.ORDERS, [("o-2", "status")], NOW, {"o-2": "b-1"})
+    assert (await store.rejected_keys("s", NOW)).buyers == {"b-1"}
+    async with engine.begin() as conn:
+        await conn.run_sync(move_schema, "0011", True)
+    async with engine.begin() as conn:
+        await conn.run_sync(move_schema, "head", False)
+    kept = await store.rejected_keys("s", NOW)
+    assert (kept.orders, kept.buyers) == ({"o-2"}, set())
