@@ -140,25 +140,24 @@ class ShopEvaluator:
             return 0
         now = self.clock.now()
         horizon_start = now - self.settings.horizon
-        if not self.started:
-            try:
-                self.dirty |= await self.store.active_buyers(self.shop, horizon_start)
-            except Exception as error:  # the database down at the first evaluation
-                self.failure = f"{type(error).__name__}: {error}"
-                raise
-            self.started = True
-        complete = marks.complete_until
-        due = {buyer: at for buyer, at in self.recheck.items() if at <= complete}
-        buyers = sorted(self.dirty | set(due))
-        self.dirty.clear()
-        for buyer in due:
-            del self.recheck[buyer]
+        buyers: list[str] = []
+        due: dict[str, datetime] = {}
         try:
+            if not self.started:
+                self.dirty |= await self.store.active_buyers(self.shop, horizon_start)
+                self.started = True
+            complete = marks.complete_until
+            due = {buyer: at for buyer, at in self.recheck.items() if at <= complete}
+            buyers = sorted(self.dirty | set(due))
+            self.dirty.clear()
+            for buyer in due:
+                del self.recheck[buyer]
             if buyers:
                 await self._evaluate(buyers, marks, now, horizon_start)
             if self.shop_judged is None or now - self.shop_judged >= SHOP_RULES_EVERY:
                 await self._evaluate_shop(marks, now, horizon_start)
                 self.shop_judged = now
+            await self._forget_settled(horizon_start)  # the store's pruning is a write too
         except BaseException as error:
             # Nothing is marked done before it is durably written: every buyer of this tick
             # is looked at again next time (the ledger's keys make a repeat harmless).
@@ -169,7 +168,6 @@ class ShopEvaluator:
             raise
         self.failure = None
         await self._publish_open_items(now)
-        await self._forget_settled(horizon_start)
         return len(buyers)
 
     async def _forget_settled(self, horizon_start: datetime) -> None:

@@ -134,3 +134,27 @@ async def test_a_really_full_sqlite_disk_loses_nothing(clock: FakeClock, tmp_pat
         await daemon.tick()
         assert ledger_keys(await daemon.ledger.find()) == expected
         assert daemon.readiness()[0]
+
+
+async def test_a_failed_pruning_reads_not_ready_too(
+    clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hourly pruning of refused records is a write like the ledger's: when it fails the
+    daemon says so, instead of logging a crash every tick while /readyz stays green."""
+    clock.set(local(clock.now(), "10:05"))
+    world = World()
+    story(world, clock.now())
+    async with daemon_for(world, clock, tmp_path) as daemon:
+        prune = daemon.store.forget_rejected
+
+        async def full(*_: object) -> int:
+            raise OperationalError("DELETE FROM rejected_records", {}, Exception("disk is full"))
+
+        monkeypatch.setattr(daemon.store, "forget_rejected", full)
+        daemon.ready = True
+        await run_once(daemon)  # the evaluation's failure is logged, and read by readiness
+        ready, details = daemon.readiness()
+        assert not ready and "disk is full" in str(details["evaluation"])
+        monkeypatch.setattr(daemon.store, "forget_rejected", prune)
+        await daemon.tick()
+        assert daemon.readiness()[0]
