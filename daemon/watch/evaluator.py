@@ -202,8 +202,9 @@ class ShopEvaluator:
     async def _evaluate_shop(
         self, marks: Watermarks, now: datetime, horizon_start: datetime
     ) -> None:
-        """The shop-level rules (CS109–CS112, and the team's CS108 in the first shop), once
-        per evaluation; the team's findings are recorded with no shop. Then who is online."""
+        """The shop-level rules (CS109–CS112, and the team's CS108 in the first shop), at
+        most once a minute (:data:`SHOP_RULES_EVERY`); the team's findings are recorded with
+        no shop. Then who is online."""
         evidence = await self.judge.shop_evidence(
             self.store, marks=marks, now=now, since=horizon_start
         )
@@ -267,7 +268,7 @@ class ShopEvaluator:
                     deadline=outcome.deadline,
                     warn_before=warn_before,
                 )
-                if buyer != SHOP_SUBJECTS:  # shop-level rules are judged every evaluation
+                if buyer != SHOP_SUBJECTS:  # shop-level rules come back within a minute anyway
                     self._recheck(buyer, outcome.deadline)
             elif key in self.settled:
                 continue
