@@ -175,6 +175,7 @@ RULE = Rule(
     evaluate=evaluate,
     doc=rule_doc(__doc__),
     review=True,
+    whole_evidence=False,
     action=("请核实用语，婉转回复买家", "review the wording and answer the buyer gently"),
     undecidable_reasons=(),
 )

@@ -88,6 +88,11 @@ class Rule:
     lasting: bool = False
     """A breach is a situation that lasts (nobody reachable): its alert fires until the rule
     says the situation ended (:attr:`~checks.subject.Breach.ended_at`), not for a while."""
+    whole_evidence: bool = True
+    """A breach rests on the buyer's whole evidence, so while a connector has refused one of
+    the buyer's records it is undecidable (``record_rejected``) instead. False for a rule
+    whose breach rests on one message alone (CS106's wording), which no missing record
+    changes."""
     scorecard_flags: tuple[str, ...] = ()
     """Flags a counted violation of this rule puts on its agent's scorecard (CS110, once
     confirmed: ``dismissal_review``)."""

@@ -8,7 +8,8 @@ and reported as failed for that buyer, and the other rules still judge.
 A buyer whose evidence lacks a record a connector refused (an order version with a status it
 did not know, a message it could not read: ``rejected_records``) gets no violation: the
 missing record might have been the payment or the reply. Each such breach is counted
-undecidable (``record_rejected``) instead.
+undecidable (``record_rejected``) instead, except a rule's whose breach rests on one message
+alone (``Rule.whole_evidence`` false: CS106's wording).
 """
 
 from __future__ import annotations
@@ -254,7 +255,8 @@ class Judge:
 
 
 def _sparing(judged: BuyerVerdicts) -> BuyerVerdicts:
-    """The verdicts with every breach undecidable: the buyer's evidence lacks a record."""
+    """The verdicts with every breach that rests on the whole evidence undecidable: the
+    buyer's evidence lacks a record."""
     return dataclasses.replace(
         judged,
         verdicts=[
@@ -264,7 +266,7 @@ def _sparing(judged: BuyerVerdicts) -> BuyerVerdicts:
                     Undecidable(
                         subject=outcome.subject, deadline=outcome.deadline, reason=RECORD_REJECTED
                     )
-                    if isinstance(outcome, Breach)
+                    if isinstance(outcome, Breach) and verdict.rule.whole_evidence
                     else outcome
                     for outcome in verdict.outcomes
                 ],

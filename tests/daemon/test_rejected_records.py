@@ -251,3 +251,28 @@ async def test_migration_0012_both_ways(engine: AsyncEngine) -> None:
         await conn.run_sync(move_schema, "head", False)
     kept = await store.rejected_keys("s", NOW)
     assert (kept.orders, kept.buyers) == ({"o-2"}, set())
+
+
+async def test_blunt_wording_rests_on_its_message_alone_and_is_still_recorded(
+    engine: AsyncEngine, tmp_path: Path, database_url: str
+) -> None:
+    """A refused order of b-1 changes nothing about what an agent wrote to b-1: the blunt
+    reply is still recorded for review (CS106), while the chase is spared (CS101)."""
+    store = ObservationStore(engine)
+    await store.save_orders(
+        "s", [new_order(order_id="o-1", buyer_id="b-1", at=at("2026-11-02 09:00"))], NOW
+    )
+    blunt = new_message(
+        message_id="m-9",
+        buyer_id="b-1",
+        at=at("2026-11-02 10:00"),
+        direction=Direction.AGENT,
+        agent_id="a1",
+        text="爱买不买",
+    )
+    await store.save_messages("s", [blunt], NOW)
+    await store.save_rejected("s", Stream.ORDERS, [("o-2", "status")], NOW, {"o-2": "b-1"})
+    await evaluated(engine, tmp_path, database_url)
+    found = {(v["rule"], v["subject"]["id"]) for v in await Ledger(engine).find()}
+    assert ("CS106", "m-9") in found
+    assert not any(rule == "CS101" for rule, _ in found)
