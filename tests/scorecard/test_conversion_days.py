@@ -275,3 +275,34 @@ async def test_a_shop_new_to_the_store_starts_afresh(
     after = await load_conversion(engine, settings, NOVEMBER, RULES, now=now, days=days)
     assert "a9" not in before.agents and after.agents["a9"].inquiries == 1
     assert {a: e for a, e in after.agents.items() if a != "a9"} == before.agents
+
+
+async def test_a_payment_reported_by_a_version_updated_up_to_a_day_earlier_counts(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """Payments are looked up by their version's update time (the (shop, updated_at) index):
+    a payment updates the order, and a day of slack covers platform clocks that disagree."""
+    now = at("2026-12-10 12:00")
+    store = ObservationStore(engine)
+    answer = new_message(
+        message_id="m-1",
+        buyer_id="b1",
+        at=at("2026-11-20 10:00"),
+        direction=Direction.AGENT,
+        agent_id="a1",
+        text="亲",
+    )
+    order = new_order(order_id="o-1", buyer_id="b1", at=at("2026-11-19 09:00"))
+    skewed = replace(
+        order,
+        status=OrderStatus.PAID,
+        paid_at=at("2026-11-20 11:00"),
+        updated_at=at("2026-11-19 15:00"),  # 20 hours before the payment it reports
+    )
+    await store.save_messages("s", [answer], now)
+    await store.save_orders("s", [order, skewed], now)
+    for stream in Stream:
+        await store.start_stream("s", stream, START, START)
+        await store.advance_watermark("s", stream, now, now)
+    found = await load_conversion(engine, settings, NOVEMBER, RULES, now=now)
+    assert (found.agents["a1"].inquiries, found.agents["a1"].converted) == (1, 1)
