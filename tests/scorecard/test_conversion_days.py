@@ -281,23 +281,25 @@ async def test_a_payment_reported_by_a_version_updated_up_to_a_day_earlier_count
     engine: AsyncEngine, settings: Settings
 ) -> None:
     """Payments are looked up by their version's update time (the (shop, updated_at) index):
-    a payment updates the order, and a day of slack covers platform clocks that disagree."""
+    a payment updates the order, and a day of slack covers platform clocks that disagree.
+    The week read that holds this inquiry starts at Nov 17's midnight (weeks from Sep 1),
+    after the version's update."""
     now = at("2026-12-10 12:00")
     store = ObservationStore(engine)
     answer = new_message(
         message_id="m-1",
         buyer_id="b1",
-        at=at("2026-11-20 10:00"),
+        at=at("2026-11-17 00:30"),
         direction=Direction.AGENT,
         agent_id="a1",
         text="亲",
     )
-    order = new_order(order_id="o-1", buyer_id="b1", at=at("2026-11-19 09:00"))
+    order = new_order(order_id="o-1", buyer_id="b1", at=at("2026-11-16 09:00"))
     skewed = replace(
         order,
         status=OrderStatus.PAID,
-        paid_at=at("2026-11-20 11:00"),
-        updated_at=at("2026-11-19 15:00"),  # 20 hours before the payment it reports
+        paid_at=at("2026-11-17 01:00"),
+        updated_at=at("2026-11-16 12:00"),  # 13 hours before the payment it reports
     )
     await store.save_messages("s", [answer], now)
     await store.save_orders("s", [order, skewed], now)
