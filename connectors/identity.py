@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from connectors.wire import ID_MAX
+
 PHONE_PREFIX = "tel:"
 """Phone ids are marked so that a digits-only phone never equals a numeric customer id."""
 
@@ -36,7 +38,7 @@ def email(raw: object) -> str | None:
     local_part, at, domain = value.partition("@")
     if not at or not local_part or not domain or any(ch.isspace() for ch in value):
         return None
-    return value
+    return _kept(value)
 
 
 def phone(raw: object) -> str | None:
@@ -52,7 +54,7 @@ def phone(raw: object) -> str | None:
     digits = "".join(ch for ch in folded if "0" <= ch <= "9")
     if len(digits) < MIN_PHONE_DIGITS:
         return None
-    return PHONE_PREFIX + digits
+    return _kept(PHONE_PREFIX + digits)
 
 
 def shared_id(raw: object) -> str | None:
@@ -64,8 +66,13 @@ def shared_id(raw: object) -> str | None:
         return str(raw)
     if not isinstance(raw, str):
         return None
-    value = raw.strip()
-    return value or None
+    return _kept(raw.strip())
+
+
+def _kept(value: str) -> str | None:
+    """``value`` if the store keeps a buyer id that long: a longer one identifies nobody (the
+    record gets a platform-local id), rather than failing the write on PostgreSQL."""
+    return value if value and len(value) <= ID_MAX else None
 
 
 def local(platform: str, record: str, record_id: object) -> str:

@@ -50,6 +50,31 @@ def required_string(obj: Mapping[str, Any], key: str, where: str) -> str:
     return value
 
 
+ID_MAX = 128
+"""The longest id the store keeps (its id columns' width): a longer one is refused here,
+naming its field, not by PostgreSQL at the write (SQLite would take it) as a storage fault."""
+
+
+def identifier(
+    obj: Mapping[str, Any],
+    key: str,
+    where: str,
+    *,
+    nullable: bool = False,
+    longest: int = ID_MAX,
+) -> str:
+    """A required id (an order's, a buyer's, an agent's) or code of at most ``longest``
+    characters, what its column keeps; with ``nullable``, null or empty reads as ``""``."""
+    value = string(obj, key, where, nullable=nullable) or ""
+    if not value and not nullable:
+        raise BadResponse("must not be empty", field=f"{where}.{key}")
+    if len(value) > longest:
+        raise BadResponse(
+            f"longer than {longest} characters ({len(value)})", field=f"{where}.{key}"
+        )
+    return value
+
+
 def parse_instant(value: object, where: str) -> datetime:
     """An RFC 3339 instant with an offset, returned in UTC. Naive times are rejected."""
     if not isinstance(value, str):

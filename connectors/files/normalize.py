@@ -220,8 +220,8 @@ def _period(start: datetime, end: datetime, where: str) -> Period:
 
 def _presence_event(raw: Any, where: str) -> PresenceEvent:
     return PresenceEvent(
-        id=wire.required_string(raw, "id", where),
-        agent_id=wire.required_string(raw, "agent_id", where),
+        id=wire.identifier(raw, "id", where),
+        agent_id=wire.identifier(raw, "agent_id", where),
         status=wire.choice(raw, "status", where, PresenceStatus),
         at=wire.instant(raw, "at", where),
     )

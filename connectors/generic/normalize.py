@@ -28,8 +28,8 @@ def _next_token(body: Any) -> str | None:
 
 def order(raw: Any, where: str) -> Order:
     return Order(
-        id=wire.required_string(raw, "id", where),
-        buyer_id=wire.required_string(raw, "buyer_id", where),
+        id=wire.identifier(raw, "id", where),
+        buyer_id=wire.identifier(raw, "buyer_id", where),
         status=wire.choice(raw, "status", where, OrderStatus),
         created_at=wire.instant(raw, "created_at", where),
         updated_at=wire.instant(raw, "updated_at", where),
@@ -39,17 +39,17 @@ def order(raw: Any, where: str) -> Order:
         seller_memo=wire.string(raw, "seller_memo", where, nullable=True),
         seller_flag=wire.integer(raw, "seller_flag", where, low=0, high=5),
         amount=wire.decimal(raw, "amount", where),
-        currency=wire.required_string(raw, "currency", where),
+        currency=wire.identifier(raw, "currency", where, longest=8),
     )
 
 
 def message(raw: Any, where: str) -> Message:
     direction = wire.choice(raw, "direction", where, Direction)
-    agent_id = wire.string(raw, "agent_id", where, nullable=True)
+    agent_id = wire.identifier(raw, "agent_id", where, nullable=True)
     return Message(
-        id=wire.required_string(raw, "id", where),
-        conversation_id=wire.required_string(raw, "conversation_id", where),
-        buyer_id=wire.required_string(raw, "buyer_id", where),
+        id=wire.identifier(raw, "id", where),
+        conversation_id=wire.identifier(raw, "conversation_id", where),
+        buyer_id=wire.identifier(raw, "buyer_id", where),
         direction=direction,
         agent_id=agent_id or None,
         is_auto=wire.boolean(raw, "is_auto", where),

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from connectors import wire
 from connectors.base import ChatSource, OrderSource, PresenceEventSource
 from connectors.errors import AuthFailed, BadResponse, ConnectorError, Unavailable
 from connectors.model import Message, Order, Page, PresenceEvent, PresenceStatus, Stream
@@ -46,8 +47,6 @@ log = structlog.get_logger("shopwatch.poller")
 REMEMBERED_REJECTIONS = 4096
 """Refused records recently logged and counted: the overlap re-read by the next polls brings
 the same ones again."""
-MAX_KEY = 128
-"""The longest order or conversation id the store keeps (longer ones match nothing)."""
 MAX_PAGES_PER_POLL = 5_000
 """A poll that has not reached the last page by then is refused (a platform whose paging
 never ends would otherwise keep one poll alive for ever); at the generic API's 500 items a
@@ -326,7 +325,7 @@ class StreamPoller:
                 field=refused[0].field,
             )
         for record in refused:
-            if record.key is None or len(record.key) > MAX_KEY:
+            if record.key is None or len(record.key) > wire.ID_MAX:
                 raise BadResponse(
                     f"a record whose id does not read cannot be set aside alone ({record.error})",
                     field=record.field,

@@ -326,6 +326,13 @@ async def test_a_file_must_declare_a_period_that_is_over(
             "x.csv:3",
             "expected 8 fields, got 7",
         ),
+        (
+            "# covers from 2026-11-27T00:00:00+08:00 until 2026-11-28T00:00:00+08:00\n"
+            "id,conversation_id,buyer_id,direction,agent_id,is_auto,sent_at,text\n"
+            f"{'m' * 129},c1,b1,buyer,,false,2026-11-27T09:00:00+08:00,hi\n",
+            "x.csv:3.id",
+            "longer than 128 characters",
+        ),
     ],
 )
 async def test_a_bad_csv_names_its_line(tmp_path: Path, text: str, field: str, says: str) -> None:

@@ -168,6 +168,11 @@ async def test_server_errors_and_timeouts_are_unavailable(client: GenericShopCli
         ),
         ({"orders": [order(seller_flag=9)], "next_page_token": None}, "orders[0].seller_flag"),
         ({"orders": [order(amount=99.5)], "next_page_token": None}, "orders[0].amount"),
+        # Longer than the store's columns: refused here on every database, not by
+        # PostgreSQL at the write as a storage fault (SQLite would keep it).
+        ({"orders": [order(id="o" * 129)], "next_page_token": None}, "orders[0].id"),
+        ({"orders": [order(buyer_id="b" * 129)], "next_page_token": None}, "orders[0].buyer_id"),
+        ({"orders": [order(currency="RENMINBI1")], "next_page_token": None}, "orders[0].currency"),
         (
             {
                 "orders": [{k: v for k, v in order().items() if k != "paid_at"}],

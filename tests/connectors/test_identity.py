@@ -94,3 +94,12 @@ def test_a_shopify_customer_id_pairs_with_a_contact_identifier_set_to_it() -> No
         memo_source=MemoSource.TAGS, memo_tag_prefix="m:", buyer_key=ShopBuyerKey.CUSTOMER_ID
     )
     assert shopify_order(rules).buyer_id == chat_buyer(ChatBuyerKey.IDENTIFIER, "412")
+
+
+def test_an_id_longer_than_the_store_keeps_identifies_nobody() -> None:
+    """A buyer id the store's columns cannot keep would fail the write on PostgreSQL: it
+    identifies nobody instead (the record gets a platform-local id)."""
+    assert identity.email("a" * 120 + "@example.com") is None
+    assert identity.email("a" * 100 + "@example.com") == "a" * 100 + "@example.com"
+    assert identity.shared_id("x" * 129) is None
+    assert identity.phone("1" * 130) is None
