@@ -10,8 +10,8 @@ the user's trail with the lead's name, like a decision on a violation.
 A new user, and a reset, get a **generated** password, shown once on the answer to the
 form and never stored in the clear: a supervisor adding an agent on the shop floor does not
 have to invent a strong password on a phone and read it out, and a password the lead knows
-is good for one sign-in only — its owner is sent to ``/password`` to choose their own before
-anything else (the same page where anybody changes theirs).
+opens nothing but ``/password``: its owner chooses their own there before anything else (the
+same page where anybody changes theirs).
 
 A lead cannot disable themself, change their own role or reset their own password here (the
 last would end the session they are using: ``/password`` is for that), and the last active
