@@ -14,6 +14,7 @@ found in an error message is masked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 from collections.abc import Iterator
@@ -143,7 +144,8 @@ async def _probe(stream: StreamSettings) -> str | None:
         # problem line, not a traceback that hides the other streams' answers.
         return f"not probed: unexpected {type(error).__name__}: {error}"
     finally:
-        await source.aclose()
+        with contextlib.suppress(Exception):  # closing says nothing about the stream
+            await source.aclose()
     if isinstance(source, ReportsBuyerIdentity) and source.identity_problem:
         return "reachable, credentials accepted, but buyers are not identified: " + (
             source.identity_problem
