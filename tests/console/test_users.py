@@ -364,3 +364,28 @@ async def test_a_database_that_cannot_record_the_sign_in_still_lets_people_in(
             assert r.status == 303
             async with http.get(f"{c.base}/month") as page:
                 assert page.status == 200
+
+
+async def test_a_lead_demoted_loses_the_user_pages_at_once(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """SPEC §8: only a lead manages users. A role applies from the person's next request, so
+    a demoted lead's open session is refused the user pages and their forms straight away."""
+    async with console(clock, tmp_path) as c:
+        book = UserBook(c.daemon.engine, CHEAP)
+        now = clock.now()
+        roster = c.daemon.settings.roster
+        await book.set_role("chen", "lead", by="zhou", now=now, roster=roster, reason="cover")
+        li = await _id(c, "li")
+        async with client() as chen:
+            await sign_in(chen, c.base, "chen")
+            async with chen.get(f"{c.base}/users") as r:
+                assert r.status == 200
+            await book.set_role(
+                "chen", "supervisor", by="zhou", now=now, roster=roster, reason="back"
+            )
+            async with chen.get(f"{c.base}/users") as r:
+                assert r.status == 403
+            status, _ = await _post(chen, c, "/month", f"/users/{li}/disable", reason="x")
+            assert status == 403
+        assert (await book.by_name("li")).active
