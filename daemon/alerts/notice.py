@@ -43,6 +43,12 @@ def _rule(code: str) -> Rule | None:
     return BY_CODE.get(code)
 
 
+def _for_review(code: str) -> bool:
+    """Whether the rule's violations wait for a supervisor's review before they count."""
+    registered = _rule(code)
+    return registered is not None and registered.review
+
+
 def severity_of(rule: str) -> str:
     """The rule's own, fixed severity (an alert label must not change on escalation)."""
     registered = _rule(rule)
@@ -191,8 +197,7 @@ def violation_notice(
     fine_en = f", fine {fine} CNY" if breach.fine else ""
     head_zh = "违规升级" if escalated else "违规"
     head_en = "Escalated violation" if escalated else "Violation"
-    registered = _rule(subject.rule)
-    review = registered is not None and registered.review
+    review = _for_review(subject.rule)
     act_zh = "可在台账中确认或豁免（需填写理由）。"
     act_en = "Confirm or waive it (with a reason) in the ledger."
     if review:
@@ -253,13 +258,10 @@ def resolved_notice(
     what_zh, what_en = _subject(announced.rule, announced.subject_type, announced.subject_id)
     ended = _clock(ended_at, timezone, now)
     lasted = minutes((ended_at - announced.deadline).total_seconds())
-    title = f"【已恢复】{announced.rule} {name_zh} · {announced.shop} · {what_zh}"
-    summary = (
-        f"【已恢复 Resolved】{announced.rule} {name_zh} / {name_en} — 店铺 {announced.shop}，"
-        f"{what_zh}"
-    )
-    registered = _rule(announced.rule)
-    review = registered is not None and registered.review
+    where_zh, where_en, _, _ = _place(announced.shop, None)
+    title = f"【已恢复】{announced.rule} {name_zh} · {announced.shop or '团队'} · {what_zh}"
+    summary = f"【已恢复 Resolved】{announced.rule} {name_zh} / {name_en} — {where_zh}，{what_zh}"
+    review = _for_review(announced.rule)
     left_zh = "违规仍在台账中，等待主管审核。" if review else "违规仍在台账中。"
     left_en = (
         "The violation stays in the ledger for a supervisor's review."
@@ -267,9 +269,9 @@ def resolved_notice(
         else "The violation stays in the ledger."
     )
     description = (
-        f"店铺 {announced.shop} 的{what_zh}已结束：{ended} 起又有客服在线"
+        f"{_of(where_zh)}{what_zh}已结束：{ended} 起又有客服在线"
         f"（截止后又持续 {lasted} 分钟）。{left_zh}\n"
-        f"Resolved: {announced.rule} ({name_en}) in shop {announced.shop}, {what_en}, ended at "
+        f"Resolved: {announced.rule} ({name_en}) in {where_en}, {what_en}, ended at "
         f"{ended}, when an agent was online again ({lasted} min after its deadline). {left_en} "
         f"Times are {timezone.key}."
     )
