@@ -32,6 +32,8 @@ from daemon.scoring.month import Month
 from daemon.scoring.policy import Policy
 from daemon.scoring.records import (
     ConversionDays,
+    award_months,
+    complete_until_of,
     frozen_scorecard,
     load_conversion,
     load_scorecard,
@@ -54,10 +56,10 @@ async def conversion_inputs(
             )
         ).all()
     shops = {s.id for s in settings.shops}
-    until = min([now, *(r.watermark for r in rows if r.shop in shops)])
+    until = complete_until_of(now, (r.watermark for r in rows if r.shop in shops))
     changed = max((r.updated_at for r in rows), default=None)
     rule = policy.conversion
-    months = [month.plus(-back) for back in range(len(rule.top_awards))]
+    months = award_months(month, rule)
     finals = tuple(day_final(m.days()[-1], settings.timezone, rule.window, until) for m in months)
     return changed, finals
 

@@ -7,7 +7,7 @@ point). The computation itself is pure: :mod:`daemon.scoring.scorecard` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -78,7 +78,18 @@ async def complete_until(engine: AsyncEngine, now: datetime, shops: Sequence[str
     query = select(stream_state.c.watermark).where(stream_state.c.shop.in_(list(shops)))
     async with engine.connect() as conn:
         marks: list[datetime] = list((await conn.execute(query)).scalars())
-    return min([now, *marks])
+    return complete_until_of(now, marks)
+
+
+def complete_until_of(now: datetime, watermarks: Iterable[datetime]) -> datetime:
+    """The oldest of the watched streams' watermarks, never past now."""
+    return min([now, *watermarks])
+
+
+def award_months(month: Month, policy: ConversionPolicy) -> list[Month]:
+    """``month`` and the months before it that its top-agent award streak looks back on,
+    oldest first: what a month's conversion reads."""
+    return [month.plus(-back) for back in reversed(range(len(policy.top_awards)))]
 
 
 async def stored_shops(engine: AsyncEngine) -> list[str]:
@@ -198,7 +209,7 @@ async def load_conversion(
     final days are taken from ``days`` and kept there."""
     tz = settings.timezone
     window = policy.window
-    months = [month.plus(-back) for back in reversed(range(len(policy.top_awards)))]
+    months = award_months(month, policy)
     until = await complete_until(engine, now, [shop.id for shop in settings.shops])
     shops = await stored_shops(engine)
     kept = (days or ConversionDays()).kept(tz, window, shops)
