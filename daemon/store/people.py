@@ -86,6 +86,12 @@ def _checked(value: str, field: str, limit: int) -> str:
     return value
 
 
+def checked_reason(reason: str | None) -> str:
+    """A reason as it is kept in a trail: trimmed, at most :data:`TEXT_MAX` characters, no
+    NUL (which PostgreSQL cannot store); a refusal names ``reason``."""
+    return _checked((reason or "").strip(), "reason", TEXT_MAX)
+
+
 def _required_text(value: Any, field: str, what: str, limit: int = TEXT_MAX) -> str:
     if not isinstance(value, str) or not value.strip():
         raise BadInput(f"required: {what}", field=field)
@@ -193,7 +199,7 @@ class PeopleBook:
         who = _required_text(by, "by", "the supervisor who approved it", 128)
         if reason is not None and not isinstance(reason, str):
             raise BadInput("expected a string", field="reason")
-        why = _checked((reason or "").strip(), "reason", TEXT_MAX)
+        why = checked_reason(reason)
         async with self.engine.begin() as conn:
             new_id = (
                 await conn.execute(

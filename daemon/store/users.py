@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from daemon.errors import BadInput, Conflict, NotFound
+from daemon.store.people import checked_reason
 from daemon.store.tables import user_events, users
 
 ROLES = ("agent", "supervisor", "lead")
@@ -126,7 +127,9 @@ def checked_link(role: Any, agent: Any, roster: Collection[str]) -> str | None:
 
 
 def _why(reason: str | None) -> dict[str, Any]:
-    return {"reason": reason} if reason else {}
+    """The trail's reason, checked here for every way in (the console, the CLI)."""
+    kept = checked_reason(reason)
+    return {"reason": kept} if kept else {}
 
 
 class UserBook:

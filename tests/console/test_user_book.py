@@ -114,3 +114,17 @@ async def test_migration_0011_both_ways(engine: AsyncEngine) -> None:
     li = await book.by_name("li")
     assert (li.last_signed_in_at, li.password_temporary) == (None, False)
     assert await book.verify("li", "long enough pw") == li
+
+
+@pytest.mark.parametrize(("reason", "says"), [("x" * 4001, "at most 4000"), ("a\x00b", "NUL")])
+async def test_a_reason_is_checked_in_the_book_for_every_way_in(
+    engine: AsyncEngine, reason: str, says: str
+) -> None:
+    """The console and the CLI both write a user's trail through the book: a reason too long
+    or holding NUL (PostgreSQL cannot store it) is refused there, naming it, and nothing
+    changes."""
+    book = await _book(engine)
+    with pytest.raises(BadInput, match=says) as refused:
+        await book.set_active("li", False, by="zhou", now=NOW, reason=reason)
+    assert refused.value.field == "reason"
+    assert (await book.by_name("li")).active
