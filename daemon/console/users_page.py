@@ -238,8 +238,6 @@ class UserPages:
                 done = None
             elif action in ("disable", "enable"):
                 active = action == "enable"
-                if target.active == active:
-                    raise Conflict(f"{target.name} is {action}d already", field="name")
                 await book.set_active(target.name, active, by=lead.name, now=now, reason=reason)
                 done = (
                     N_("Enabled: they can sign in again.")

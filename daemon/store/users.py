@@ -250,8 +250,12 @@ class UserBook:
         self, name: str, active: bool, *, by: str, now: datetime, reason: str | None = None
     ) -> User:
         """Disable (their sessions end at once) or enable a user; the row and trail stay.
-        The last active lead is not disabled."""
+        The last active lead is not disabled; a user who is so already is a conflict (no
+        second trail entry, no sessions ended for nothing)."""
         user = await self.by_name(name)
+        action = "enabled" if active else "disabled"
+        if user.active == active:
+            raise Conflict(f"{user.name} is {action} already", field="name")
         async with self.engine.begin() as conn:
             takes_a_lead = user.is_lead and not active
             if takes_a_lead:
@@ -263,7 +267,6 @@ class UserBook:
             )
             if takes_a_lead:
                 await _keep_a_lead(conn, user)
-            action = "enabled" if active else "disabled"
             await _audit(conn, user.id, now, action, by, _why(reason))
         return await self.by_id(user.id)
 

@@ -128,3 +128,15 @@ async def test_a_reason_is_checked_in_the_book_for_every_way_in(
         await book.set_active("li", False, by="zhou", now=NOW, reason=reason)
     assert refused.value.field == "reason"
     assert (await book.by_name("li")).active
+
+
+async def test_disabling_a_disabled_user_is_a_conflict_for_every_way_in(
+    engine: AsyncEngine,
+) -> None:
+    """The console answered 409 on its own; the CLI's second `user disable` ended sessions
+    again and wrote a second trail entry. The book refuses it for both."""
+    book = await _book(engine)
+    await book.set_active("li", False, by="zhou", now=NOW, reason="left")
+    with pytest.raises(Conflict, match="disabled already"):
+        await book.set_active("li", False, by="zhou", now=NOW, reason="again")
+    assert [e["action"] for e in await book.audit("li")].count("disabled") == 1
