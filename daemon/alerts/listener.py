@@ -209,18 +209,9 @@ class AlertListener:
             notice = resolved_notice(
                 announced.notice, ended_at=ended, now=now, timezone=self.timezone
             )
-            row = NoticeRow(
-                receiver=name,
-                kind=RESOLVED,
-                shop=shop,
-                rule=subject.rule,
-                subject_id=subject.id,
-                tier=announced.tier,
-                deadline=announced.deadline,
-                starts_at=notice.starts_at,
-                active_until=now + self.alerts.firing_for,  # worth telling as long as a start
-                notice=notice,
-                created_at=now,
+            # Worth telling as long as a start is.
+            row = NoticeRow.of(
+                name, notice, active_until=now + self.alerts.firing_for, created_at=now
             )
             self.rows[key] = row
             changed.append(row)
@@ -398,19 +389,7 @@ class AlertListener:
         key = (receiver, VIOLATION, shop, breach.subject.rule, breach.subject.id)
         row = self.rows.get(key)
         if row is None:
-            row = NoticeRow(
-                receiver=receiver,
-                kind=VIOLATION,
-                shop=shop,
-                rule=breach.subject.rule,
-                subject_id=breach.subject.id,
-                tier=breach.tier,
-                deadline=breach.deadline,
-                starts_at=notice.starts_at,
-                active_until=until,
-                notice=notice,
-                created_at=now,
-            )
+            row = NoticeRow.of(receiver, notice, active_until=until, created_at=now)
             self.rows[key] = row
             return row
         row.tier = max(row.tier or 0, breach.tier or 0) or None
@@ -432,19 +411,8 @@ class AlertListener:
             timezone=self.timezone,
             url=self.alerts.dashboard_url,
         )
-        row = NoticeRow(
-            receiver=receiver,
-            kind=AT_RISK,
-            shop=shop,
-            rule=item.rule,
-            subject_id=item.subject_id,
-            tier=None,
-            deadline=item.deadline,
-            starts_at=notice.starts_at,  # deadline - warn_before: the same after a restart
-            active_until=item.deadline,
-            notice=notice,
-            created_at=now,
-        )
+        # starts_at is deadline - warn_before: the same after a restart.
+        row = NoticeRow.of(receiver, notice, active_until=item.deadline, created_at=now)
         self.rows[row.key] = row
         return row
 

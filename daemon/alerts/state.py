@@ -58,6 +58,25 @@ class NoticeRow:
     sent_at: datetime | None = None
     closed_at: datetime | None = None
 
+    @classmethod
+    def of(
+        cls, receiver: str, notice: Notice, *, active_until: datetime, created_at: datetime
+    ) -> NoticeRow:
+        """The row of ``notice`` to ``receiver``: what it is about comes from the notice."""
+        return cls(
+            receiver=receiver,
+            kind=notice.kind,
+            shop=notice.shop,
+            rule=notice.rule,
+            subject_id=notice.subject_id,
+            tier=notice.tier,
+            deadline=notice.deadline,
+            starts_at=notice.starts_at,
+            active_until=active_until,
+            notice=notice,
+            created_at=created_at,
+        )
+
     @property
     def key(self) -> RowKey:
         return (self.receiver, self.kind, self.shop, self.rule, self.subject_id)
