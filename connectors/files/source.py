@@ -28,8 +28,10 @@ exported periods bound. Without it there is no presence (``None``), never a gues
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import structlog
 
@@ -44,6 +46,9 @@ from connectors.model import AgentPresence, Message, Page, PresenceEvent
 log = structlog.get_logger("shopwatch.files")
 
 MAX_PAGE_SIZE = 500
+
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -100,13 +105,7 @@ class FilesChatSource:
             offset = self._offset(page_token, since)
         snapshot = self._snapshot
         assert snapshot is not None
-        end = offset + self._page_size
-        more = end < len(snapshot.messages)
-        return Page(
-            items=snapshot.messages[offset:end],
-            next_page_token=f"{snapshot.generation}:{end}" if more else None,
-            complete_until=snapshot.complete_until,
-        )
+        return self._page(snapshot, snapshot.messages, offset)
 
     async def fetch_presence_events(
         self, since: datetime, page_token: str | None
@@ -122,11 +121,15 @@ class FilesChatSource:
             snapshot = self._snapshot = await asyncio.to_thread(self._read, since)
         offset = 0 if page_token is None else self._offset(page_token, since)
         assert snapshot is not None
+        return self._page(snapshot, snapshot.presence, offset)
+
+    def _page(self, snapshot: _Snapshot, items: Sequence[T], offset: int) -> Page[T]:
+        """One page of ``items`` (the snapshot's messages or events) from ``offset``; its
+        token names the snapshot, so a later poll's export cannot shift it."""
         end = offset + self._page_size
-        more = end < len(snapshot.presence)
         return Page(
-            items=snapshot.presence[offset:end],
-            next_page_token=f"{snapshot.generation}:{end}" if more else None,
+            items=tuple(items[offset:end]),
+            next_page_token=f"{snapshot.generation}:{end}" if end < len(items) else None,
             complete_until=snapshot.complete_until,
         )
 
