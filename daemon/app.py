@@ -712,20 +712,21 @@ class Daemon:
         self.database_failure = failure
         return failure
 
+    def _held_pollers(self) -> list[StreamPoller]:
+        """The pollers of the shops this process watches (all, without leases)."""
+        return [p for p in (self.watch.pollers if self.watch else []) if self.holds(p.shop)]
+
     def stream_status(self) -> dict[str, dict[str, Any]]:
-        result: dict[str, dict[str, Any]] = {}
-        for poller in self.watch.pollers if self.watch else []:
-            if not self.holds(poller.shop):
-                continue
-            state = poller.state
-            result[f"{poller.shop}/{poller.stream.value}"] = {
+        return {
+            poller.name: {
                 "ok": not poller.failing,
-                "backfilling": state is None or state.last_success_at is None,
+                "backfilling": poller.backfilling,
                 "paused_until": poller.paused_until.isoformat() if poller.paused_until else None,
-                "watermark": state.watermark.isoformat() if state else None,
+                "watermark": poller.state.watermark.isoformat() if poller.state else None,
                 "error": poller.last_error,
             }
-        return result
+            for poller in self._held_pollers()
+        }
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready once started, and while every shop's evaluation succeeds: one that cannot
@@ -767,18 +768,10 @@ class Daemon:
         broken = sorted(self.evaluation_failures())
         if broken:
             return f"NOT READY: cannot record findings of {_some(broken)} (see the log)"
-        held = [p for p in (self.watch.pollers if self.watch else []) if self.holds(p.shop)]
-        failing = [f"{p.shop}/{p.stream.value}" for p in held if p.failing]
-        backfilling = [
-            f"{p.shop}/{p.stream.value}"
-            for p in held
-            if p.state is None or p.state.last_success_at is None
-        ]
-        paused = [
-            f"{p.shop}/{p.stream.value} until {p.paused_until.isoformat()}"
-            for p in held
-            if p.paused_until
-        ]
+        held = self._held_pollers()
+        failing = [p.name for p in held if p.failing]
+        backfilling = [p.name for p in held if p.backfilling]
+        paused = [f"{p.name} until {p.paused_until.isoformat()}" for p in held if p.paused_until]
         if paused:
             return f"watching {shops} shop(s); paused by the platform: {_some(paused)}"
         if failing:

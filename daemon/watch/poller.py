@@ -130,6 +130,16 @@ class StreamPoller:
     def labels(self) -> tuple[str, str]:
         return self.shop, self.stream.value
 
+    @property
+    def name(self) -> str:
+        """``shop/stream``, as /readyz and the status line name it."""
+        return f"{self.shop}/{self.stream.value}"
+
+    @property
+    def backfilling(self) -> bool:
+        """No poll of this stream has succeeded yet: its history is still being read."""
+        return self.state is None or self.state.last_success_at is None
+
     async def start(self) -> StreamState:
         """Load (or create, on the very first start) the stream's cursor and watermark."""
         now = self.clock.now()
