@@ -318,3 +318,31 @@ async def test_how_presence_is_read_is_written_again_after_a_closing_commit_fail
     clock.advance(POLL)
     assert await poller.poll() is True
     assert (await PresenceStore(engine).load("s", clock.now() - timedelta(days=1))).kind == "events"
+
+
+async def test_a_sample_whose_poll_failed_to_commit_is_not_remembered(
+    engine: AsyncEngine, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Sampled presence is known from one written sample to the next: a sample taken by a
+    poll whose closing transaction failed was never written, so the span runs from the last
+    sample that was, not from the lost one."""
+    t0 = clock.now()
+    source = EventSource(None)  # /presence answers 404: /agents is sampled
+    source.presence = [AgentPresence(agent_id="a1", status=ONLINE, since=t0)]
+    poller = poller_for(engine, clock, tmp_path, source)
+    assert await poller.poll() is True
+    store = poller.store
+    advance = store.advance_watermark
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    clock.advance(POLL)
+    store.advance_watermark = broken  # type: ignore[method-assign]
+    assert await poller.poll() is False
+    store.advance_watermark = advance  # type: ignore[method-assign]
+    t2 = clock.advance(POLL)
+    assert await poller.poll() is True
+    stored = await PresenceStore(engine).load("s", t0 - timedelta(days=1))
+    assert [(k.start, k.end) for k in stored.known] == [(t0, t2)]
+    assert stored.last_sample_at == t2
