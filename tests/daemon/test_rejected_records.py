@@ -122,50 +122,6 @@ class _Polled:
         self.state = state
 
 
-async def test_no_rule_decides_against_a_buyer_whose_order_lacks_a_refused_version(
-    engine: AsyncEngine, tmp_path: Path, database_url: str
-) -> None:
-    """o-2's later version was refused (it might have been the payment): its CS101 breach is
-    undecidable (record_rejected). o-1, never chased either, is a violation as usual."""
-    store = ObservationStore(engine)
-    await store.save_orders(
-        "s",
-        [
-            new_order(order_id="o-1", buyer_id="b-1", at=at("2026-11-02 09:00")),
-            new_order(order_id="o-2", buyer_id="b-2", at=at("2026-11-02 09:00")),
-        ],
-        NOW,
-    )
-    await store.save_rejected("s", Stream.ORDERS, [("o-2", "displayFinancialStatus")], NOW)
-    await store.save_rejected("s", Stream.ORDERS, [("o-2", "displayFinancialStatus")], NOW)
-    pollers = {}
-    for stream in Stream:
-        await store.start_stream("s", stream, at("2026-11-01 00:00"), NOW)
-        await store.advance_watermark("s", stream, at("2026-11-02 11:59"), NOW)
-        state = await store.stream_state("s", stream)
-        assert state is not None
-        pollers[stream] = _Polled(state)
-    settings = make_settings(tmp_path, database_url)
-    ledger = Ledger(engine)
-    metrics = Metrics(version="test", roster=settings.roster)
-    evaluator = ShopEvaluator(
-        shop="s",
-        settings=settings,
-        store=store,
-        ledger=ledger,
-        metrics=metrics,
-        clock=FakeClock(NOW),
-        pollers=pollers,  # type: ignore[arg-type]
-    )
-    await evaluator.tick()
-    assert [v["subject"]["id"] for v in await ledger.find()] == ["o-1"]
-    async with engine.connect() as conn:
-        rows = (await conn.execute(select(undecidable_subjects))).all()
-    assert [(r.rule, r.subject_id, r.reason) for r in rows] == [("CS101", "o-2", "record_rejected")]
-    labels = {"shop": "s", "rule": "CS101", "reason": "record_rejected"}
-    assert sample(metrics, "shopwatch_undecidable_total", **labels) == 1
-
-
 async def evaluated(engine: AsyncEngine, tmp_path: Path, database_url: str) -> Metrics:
     """One evaluation of shop s at NOW, both streams read up to a minute before."""
     store = ObservationStore(engine)
@@ -189,6 +145,31 @@ async def evaluated(engine: AsyncEngine, tmp_path: Path, database_url: str) -> M
     )
     await evaluator.tick()
     return metrics
+
+
+async def test_no_rule_decides_against_a_buyer_whose_order_lacks_a_refused_version(
+    engine: AsyncEngine, tmp_path: Path, database_url: str
+) -> None:
+    """o-2's later version was refused (it might have been the payment): its CS101 breach is
+    undecidable (record_rejected). o-1, never chased either, is a violation as usual."""
+    store = ObservationStore(engine)
+    await store.save_orders(
+        "s",
+        [
+            new_order(order_id="o-1", buyer_id="b-1", at=at("2026-11-02 09:00")),
+            new_order(order_id="o-2", buyer_id="b-2", at=at("2026-11-02 09:00")),
+        ],
+        NOW,
+    )
+    await store.save_rejected("s", Stream.ORDERS, [("o-2", "displayFinancialStatus")], NOW)
+    await store.save_rejected("s", Stream.ORDERS, [("o-2", "displayFinancialStatus")], NOW)
+    metrics = await evaluated(engine, tmp_path, database_url)
+    assert [v["subject"]["id"] for v in await Ledger(engine).find()] == ["o-1"]
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(undecidable_subjects))).all()
+    assert [(r.rule, r.subject_id, r.reason) for r in rows] == [("CS101", "o-2", "record_rejected")]
+    labels = {"shop": "s", "rule": "CS101", "reason": "record_rejected"}
+    assert sample(metrics, "shopwatch_undecidable_total", **labels) == 1
 
 
 async def test_an_order_refused_at_its_first_version_spares_its_buyer(
