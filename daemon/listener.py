@@ -8,6 +8,9 @@ and writes with. So:
   idle between requests no longer than that (aiohttp's keep-alive timeout);
 - at most ``max_connections`` are held at once: one more evicts the oldest connection that
   has not sent a request yet, or, if all have, is answered 503 and closed at once;
+- asyncio accepts up to ``backlog`` connections per wake-up, each a descriptor before any
+  cap is applied, and a flood keeps two or three such bursts in flight: the backlog is
+  sized from the descriptors left over (:func:`accept_backlog`), not fixed at 128;
 - when descriptors do run out anyway, asyncio's "socket.accept() out of system resource"
   is logged once a minute with a count, not once per attempt.
 """
@@ -15,6 +18,7 @@ and writes with. So:
 from __future__ import annotations
 
 import asyncio
+import resource
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -53,7 +57,13 @@ class ConnectionLimits:
     At the cap, a new connection evicts the oldest one still waiting for its first
     request's headers (a slow client's, most likely) instead of being turned away: a
     monitoring probe or a person gets in even while slow connections fill the listener.
-    Only when every held connection has delivered a request is the new one answered 503."""
+    Only when every held connection has delivered a request is the new one answered 503.
+
+    asyncio makes a connection's protocol (here) and schedules its ``connection_made`` for
+    the next turn of the loop, and accepts in bursts: until then aiohttp does not count the
+    connection in ``server.connections``. Those are counted here as not yet made, so a burst
+    cannot exceed the cap, and one of them that is evicted is closed once its transport
+    exists (closing it before would leave its socket open until the idle timeout)."""
 
     def __init__(self, *, max_connections: int, first_request_timeout: float) -> None:
         self.max_connections = max_connections
@@ -62,6 +72,7 @@ class ConnectionLimits:
         self.evicted = 0
         self.expired = 0
         self._waiting: dict[RequestHandler, None] = {}  # oldest first
+        self._unmade: set[RequestHandler] = set()
         self._log = Throttled(log)
 
     def middleware(self) -> Any:
@@ -78,7 +89,8 @@ class ConnectionLimits:
 
     def connection(self, server: web.Server) -> asyncio.BaseProtocol:
         """The protocol for a new connection: aiohttp's, or a 503 when nothing can go."""
-        if len(server.connections) >= self.max_connections:
+        loop = asyncio.get_running_loop()
+        if len(server.connections) + len(self._unmade) >= self.max_connections:
             if not self._waiting:
                 self.refused += 1
                 self._log("connection refused: too many open", max_connections=self.max_connections)
@@ -94,7 +106,11 @@ class ConnectionLimits:
             _close(oldest)
         handler = server()
         self._waiting[handler] = None
-        asyncio.get_running_loop().call_later(self.first_request_timeout, self._expire, handler)
+        self._unmade.add(handler)
+        # Runs just before its connection_made, scheduled next by the transport asyncio is
+        # about to make: nothing can ask for a connection in between.
+        loop.call_soon(self._unmade.discard, handler)
+        loop.call_later(self.first_request_timeout, self._expire, handler)
         return handler
 
     def _expire(self, handler: RequestHandler) -> None:
@@ -105,9 +121,39 @@ class ConnectionLimits:
 
 
 def _close(handler: RequestHandler) -> None:
+    if handler.transport is None:
+        # Accepted in this same burst: its connection_made is already scheduled, and a
+        # handler closed before it would never close the socket it is then given.
+        asyncio.get_running_loop().call_soon(_close_made, handler)
+        return
+    _close_made(handler)
+
+
+def _close_made(handler: RequestHandler) -> None:
     handler.force_close()
     if handler.transport is not None:
         handler.transport.close()
+
+
+RESERVED_DESCRIPTORS = 64
+"""Descriptors kept for everything but the listener: the database, the shops' HTTP
+clients, the log, the notify socket, Python's own files."""
+BURSTS_IN_FLIGHT = 4
+"""Accept bursts whose sockets can be open before the cap closes any of them (asyncio
+accepts the next burst while the last one's protocols are being made), with room to spare."""
+
+
+def accept_backlog(max_connections: int, descriptor_limit: int | None = None) -> int:
+    """The listen backlog, which is also how many connections asyncio accepts per wake-up:
+    128 (aiohttp's default) when descriptors are plentiful, fewer when a flood's bursts
+    could otherwise take the descriptors the daemon needs to poll and write (systemd's
+    default soft limit is 1,024), never fewer than 8."""
+    if descriptor_limit is None:
+        descriptor_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if descriptor_limit == resource.RLIM_INFINITY:
+            return 128
+    spare = descriptor_limit - max_connections - RESERVED_DESCRIPTORS
+    return max(8, min(128, spare // BURSTS_IN_FLIGHT))
 
 
 class CappedSite(web.BaseSite):
@@ -120,8 +166,10 @@ class CappedSite(web.BaseSite):
         port: int,
         *,
         limits: ConnectionLimits,
-        backlog: int = 128,
+        backlog: int | None = None,
     ) -> None:
+        if backlog is None:
+            backlog = accept_backlog(limits.max_connections)
         super().__init__(runner, backlog=backlog)
         self.host = host
         self.port = port

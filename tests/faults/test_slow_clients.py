@@ -13,9 +13,10 @@ import logging
 import os
 import resource
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from daemon.listener import ACCEPT_ERROR, throttle_accept_errors
+from daemon.listener import ACCEPT_ERROR, accept_backlog, throttle_accept_errors
 from daemon.logs import throttle_request_errors
 from daemon.simulator.app import make_simulator_app
 from daemon.simulator.world import World
@@ -230,3 +231,49 @@ async def test_a_connection_that_sends_no_whole_request_is_closed_at_the_idle_ti
         elapsed = asyncio.get_running_loop().time() - started
         assert 0.4 < elapsed < 3, elapsed
         assert await healthz(api.base) == 200
+
+
+async def test_a_burst_of_connections_is_held_to_the_cap_and_the_evicted_are_closed_at_once(
+    tmp_path: Path,
+) -> None:
+    """asyncio accepts a whole burst before aiohttp counts any of it: without counting
+    those, 40 connections accepted together were all held, and the 32 evicted ones kept
+    their sockets until the idle timeout (a minute here)."""
+    clock = FakeClock(datetime(2026, 11, 2, tzinfo=UTC))
+    async with served(
+        tmp_path, clock, max_connections=8, idle_timeout=timedelta(seconds=60)
+    ) as api:
+        port = int(api.base.rsplit(":", 1)[1])
+        # Blocking connects: the kernel queues all 40 while the loop cannot accept any.
+        burst = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        try:
+            for sock in burst:
+                sock.setblocking(False)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + DEADLINE
+
+            def closed_by_the_daemon() -> int:
+                closed = 0
+                for sock in burst:
+                    with suppress(BlockingIOError):
+                        closed += sock.recv(1) == b""
+                return closed
+
+            while (closed := closed_by_the_daemon()) < 32:
+                assert loop.time() < deadline, f"{closed} of the 32 evicted were closed"
+                await asyncio.sleep(0.01)
+            assert api.daemon.runner is not None and api.daemon.runner.server is not None
+            assert len(api.daemon.runner.server.connections) == 8
+            assert closed_by_the_daemon() == 32
+            assert api.daemon.limits.evicted == 32
+            assert await healthz(api.base) == 200  # evicts one more of the silent eight
+        finally:
+            for sock in burst:
+                sock.close()
+
+
+def test_the_accept_backlog_leaves_descriptors_for_polling() -> None:
+    assert accept_backlog(256, 8192) == 128  # the unit's LimitNOFILE: aiohttp's default
+    assert accept_backlog(256, 1024) == 128  # systemd's default soft limit
+    assert accept_backlog(48, 256) == 36  # (256 - 48 - 64) / 4
+    assert accept_backlog(1000, 1024) == 8  # never below 8
