@@ -485,6 +485,10 @@ def _new_password(args: argparse.Namespace) -> str:
     return first
 
 
+def _one_time_note(user: Any) -> str:
+    return "; it is one-time: they choose their own at sign-in" if user.password_temporary else ""
+
+
 def _operator() -> str:
     """Who ran the command, for the users' audit trail."""
     import getpass
@@ -526,12 +530,17 @@ def cmd_user(args: argparse.Namespace) -> int:
                 by=_operator(),
                 now=now,
                 roster=settings.roster,
+                temporary=args.one_time,
             )
-            print(f"user {user.name} added ({user.role})")
+            print(f"user {user.name} added ({user.role}){_one_time_note(user)}")
         elif args.action == "passwd":
             await book.by_name(args.name)  # refuse an unknown name before asking
-            user = await book.set_password(args.name, _new_password(args), by=_operator(), now=now)
-            print(f"password of {user.name} changed; their sessions have ended")
+            user = await book.set_password(
+                args.name, _new_password(args), by=_operator(), now=now, temporary=args.one_time
+            )
+            print(
+                f"password of {user.name} changed; their sessions have ended{_one_time_note(user)}"
+            )
         else:
             user = await book.set_active(
                 args.name, args.action == "enable", by=_operator(), now=now
@@ -742,6 +751,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--password-file",
             help="read the password from this file's first line ('-': standard input) "
             "instead of a prompt",
+        )
+        p.add_argument(
+            "--one-time",
+            action="store_true",
+            help="the person must choose their own password at their next sign-in (as a "
+            "lead's reset in the console); for a password set for somebody else",
         )
     for action in ("disable", "enable"):
         usub.add_parser(action, help=f"{action} a user (sessions end)").add_argument("name")

@@ -47,3 +47,31 @@ def test_users_from_the_command_line(
     listed = capsys.readouterr().out
     assert "chen" in listed and "li" in listed and "(disabled)" in listed
     assert "last sign-in never" in listed
+    assert "(one-time password)" not in listed
+
+
+def test_an_operator_can_set_a_one_time_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A password set for somebody else (a new colleague, a forgotten one) is theirs to
+    replace at the next sign-in, as when a lead resets it in the console."""
+    from tests.scorecard.support import settings_text
+
+    config = tmp_path / "shopwatch.toml"
+    (tmp_path / "token").write_text("t", encoding="utf-8")
+    config.write_text(settings_text(f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite'}"))
+    secret = tmp_path / "pw"
+    secret.write_text("a long enough password\n")
+    base = ["--config", str(config), "--password-file", str(secret)]
+    assert cli.main(["user", "add", "wang", "--role", "supervisor", "--one-time", *base]) == 0
+    assert "it is one-time" in capsys.readouterr().out
+    assert cli.main(["user", "list", "--config", str(config)]) == 0
+    assert "(one-time password)" in capsys.readouterr().out
+    assert cli.main(["user", "passwd", "wang", *base]) == 0  # their own again: permanent
+    assert "one-time" not in capsys.readouterr().out
+    assert cli.main(["user", "list", "--config", str(config)]) == 0
+    assert "(one-time password)" not in capsys.readouterr().out
+    assert cli.main(["user", "passwd", "wang", "--one-time", *base]) == 0
+    assert "it is one-time" in capsys.readouterr().out
+    assert cli.main(["user", "list", "--config", str(config)]) == 0
+    assert "(one-time password)" in capsys.readouterr().out
