@@ -128,34 +128,57 @@ _DIRECTION = {direction.value: direction for direction in Direction}
 # Dictionary look-ups, not Enum(value) calls: rows are converted by the hundred thousand.
 
 
+_o, _m = order_versions.c, messages.c
+ORDER_COLUMNS = (
+    _o.order_id, _o.buyer_id, _o.status, _o.created_at, _o.updated_at, _o.paid_at,
+    _o.closed_at, _o.buyer_message, _o.seller_memo, _o.seller_flag, _o.amount, _o.currency,
+    _o.buyer_identified,
+)  # fmt: skip
+MESSAGE_COLUMNS = (
+    _m.message_id, _m.conversation_id, _m.buyer_id, _m.direction, _m.agent_id, _m.is_auto,
+    _m.sent_at, _m.text,
+)  # fmt: skip
+"""What :func:`order_from_row` and :func:`message_from_row` read, in the order they unpack
+it. A judge reads every buyer's history: selecting only these (not the observation time,
+which was parsed and never used) and unpacking rows by position instead of by name made
+reading a history a third faster."""
+
+
 def order_from_row(row: Any) -> Order:
+    """A row of :data:`ORDER_COLUMNS`."""
+    (
+        order_id, buyer_id, status, created_at, updated_at, paid_at, closed_at, buyer_message,
+        seller_memo, seller_flag, amount, currency, buyer_identified,
+    ) = row  # fmt: skip
     return Order(
-        id=row.order_id,
-        buyer_id=row.buyer_id,
-        status=_STATUS[row.status],
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        paid_at=row.paid_at,
-        closed_at=row.closed_at,
-        buyer_message=row.buyer_message,
-        seller_memo=row.seller_memo,
-        seller_flag=row.seller_flag,
-        amount=Decimal(row.amount),
-        currency=row.currency,
-        buyer_identified=bool(row.buyer_identified),
+        id=order_id,
+        buyer_id=buyer_id,
+        status=_STATUS[status],
+        created_at=created_at,
+        updated_at=updated_at,
+        paid_at=paid_at,
+        closed_at=closed_at,
+        buyer_message=buyer_message,
+        seller_memo=seller_memo,
+        seller_flag=seller_flag,
+        amount=Decimal(amount),
+        currency=currency,
+        buyer_identified=bool(buyer_identified),
     )
 
 
 def message_from_row(row: Any) -> Message:
+    """A row of :data:`MESSAGE_COLUMNS`."""
+    message_id, conversation_id, buyer_id, direction, agent_id, is_auto, sent_at, text = row
     return Message(
-        id=row.message_id,
-        conversation_id=row.conversation_id,
-        buyer_id=row.buyer_id,
-        direction=_DIRECTION[row.direction],
-        agent_id=row.agent_id,
-        is_auto=bool(row.is_auto),
-        sent_at=row.sent_at,
-        text=row.text,
+        id=message_id,
+        conversation_id=conversation_id,
+        buyer_id=buyer_id,
+        direction=_DIRECTION[direction],
+        agent_id=agent_id,
+        is_auto=bool(is_auto),
+        sent_at=sent_at,
+        text=text,
     )
 
 
@@ -411,26 +434,28 @@ class ObservationStore:
                 # order none of whose versions is recent is dropped here, in Python: a
                 # correlated "order touched since" subquery made SQLite scan.
                 order_rows = await conn.execute(
-                    select(order_versions).where(
+                    select(*ORDER_COLUMNS).where(
                         order_versions.c.shop == shop, order_versions.c.buyer_id.in_(part)
                     )
                 )
                 versions: dict[tuple[str, str], list[Order]] = {}
                 touched: set[tuple[str, str]] = set()
-                for row in order_rows:
-                    key = (row.buyer_id, row.order_id)
-                    versions.setdefault(key, []).append(order_from_row(row))
-                    if row.updated_at >= since:
+                for order_row in order_rows:
+                    order = order_from_row(order_row)
+                    key = (order.buyer_id, order.id)
+                    versions.setdefault(key, []).append(order)
+                    if order.updated_at >= since:
                         touched.add(key)
                 for key in touched:
                     result[key[0]].orders.extend(versions[key])
                 message_rows = await conn.execute(
-                    select(messages).where(
+                    select(*MESSAGE_COLUMNS).where(
                         messages.c.shop == shop,
                         messages.c.buyer_id.in_(part),
                         messages.c.sent_at >= since,
                     )
                 )
-                for row in message_rows:
-                    result[row.buyer_id].messages.append(message_from_row(row))
+                for message_row in message_rows:
+                    message = message_from_row(message_row)
+                    result[message.buyer_id].messages.append(message)
         return result
