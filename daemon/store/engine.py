@@ -10,6 +10,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.compiler import SQLCompiler
 
+WAL_CHECKPOINT_PAGES = 16384
+"""Pages (4 KiB each: 64 MiB) the write-ahead log may hold before a commit copies them into
+the database file. At SQLite's default, 1,000, a back-fill's commits checkpointed every few
+pages of 500 records, copying and syncing the same index pages again and again: commits
+took 15.7 s of a quarter-size back-fill's 44 s of ingest, which is 36 s at this size."""
+WAL_KEPT_BYTES = WAL_CHECKPOINT_PAGES * 4096
+"""After a checkpoint the log is cut back to this, so a burst does not leave a large file."""
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the HTTP API read while a poll writes; NORMAL is durable across crashes
@@ -21,6 +29,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         "synchronous=NORMAL",
         "foreign_keys=ON",
         "busy_timeout=10000",
+        f"wal_autocheckpoint={WAL_CHECKPOINT_PAGES}",
+        f"journal_size_limit={WAL_KEPT_BYTES}",
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
