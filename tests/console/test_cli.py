@@ -9,19 +9,24 @@ from pathlib import Path
 import pytest
 
 from daemon import cli
+from tests.scorecard.support import settings_text
 
 
-def test_users_from_the_command_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from tests.scorecard.support import settings_text
-
+def a_config(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A config on a fresh SQLite file, and the arguments naming it and a password file
+    (whose second line is ignored)."""
     config = tmp_path / "shopwatch.toml"
     (tmp_path / "token").write_text("t", encoding="utf-8")
     config.write_text(settings_text(f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite'}"))
     secret = tmp_path / "pw"
     secret.write_text("a long enough password\nignored second line\n")
-    base = ["--config", str(config), "--password-file", str(secret)]
+    return config, ["--config", str(config), "--password-file", str(secret)]
+
+
+def test_users_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, base = a_config(tmp_path)
     assert cli.main(["user", "add", "chen", "--role", "supervisor", *base]) == 0
     assert "user chen added (supervisor)" in capsys.readouterr().out
     assert cli.main(["user", "add", "li", "--role", "agent", "--agent", "a1", *base]) == 0
@@ -55,14 +60,7 @@ def test_an_operator_can_set_a_one_time_password(
 ) -> None:
     """A password set for somebody else (a new colleague, a forgotten one) is theirs to
     replace at the next sign-in, as when a lead resets it in the console."""
-    from tests.scorecard.support import settings_text
-
-    config = tmp_path / "shopwatch.toml"
-    (tmp_path / "token").write_text("t", encoding="utf-8")
-    config.write_text(settings_text(f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite'}"))
-    secret = tmp_path / "pw"
-    secret.write_text("a long enough password\n")
-    base = ["--config", str(config), "--password-file", str(secret)]
+    config, base = a_config(tmp_path)
     assert cli.main(["user", "add", "wang", "--role", "supervisor", "--one-time", *base]) == 0
     assert "it is one-time" in capsys.readouterr().out
     assert cli.main(["user", "list", "--config", str(config)]) == 0
