@@ -60,7 +60,7 @@ def message(raw: Any, where: str) -> Message:
 
 def presence(raw: Any, where: str) -> AgentPresence:
     return AgentPresence(
-        agent_id=wire.required_string(raw, "id", where),
+        agent_id=wire.identifier(raw, "id", where),
         status=wire.choice(raw, "status", where, PresenceStatus),
         since=wire.instant(raw, "status_since", where),
     )
@@ -89,8 +89,8 @@ def agents(body: Any) -> list[AgentPresence]:
 
 def presence_event(raw: Any, where: str) -> PresenceEvent:
     return PresenceEvent(
-        id=wire.required_string(raw, "id", where),
-        agent_id=wire.required_string(raw, "agent_id", where),
+        id=wire.identifier(raw, "id", where),
+        agent_id=wire.identifier(raw, "agent_id", where),
         status=wire.choice(raw, "status", where, PresenceStatus),
         at=wire.instant(raw, "at", where),
     )

@@ -10,6 +10,7 @@ import pytest
 import respx
 
 from connectors.errors import AuthFailed, BadResponse, RateLimited, Unavailable
+from connectors.generic import normalize
 from connectors.generic.client import GenericShopClient
 from connectors.model import Direction, OrderStatus, PresenceStatus
 
@@ -192,6 +193,23 @@ async def test_a_page_that_drifts_is_rejected_naming_the_field(
     with pytest.raises(BadResponse) as caught:
         await client.fetch_orders(SINCE, None)
     assert caught.value.field == field
+
+
+def test_presence_ids_longer_than_the_store_keeps_are_refused_naming_the_field() -> None:
+    """Samples and events as the orders and messages: a 129-character id is a bad record
+    here on every database, not a failed write on PostgreSQL (SQLite would keep it)."""
+    sample = {"id": "a" * 129, "status": "online", "status_since": "2026-11-02T10:00:00Z"}
+    with pytest.raises(BadResponse) as caught:
+        normalize.agents({"agents": [sample]})
+    assert caught.value.field == "agents[0].id"
+    event = {"id": "e1", "agent_id": "a1", "status": "online", "at": "2026-11-02T10:00:00Z"}
+    for key in ("id", "agent_id"):
+        with pytest.raises(BadResponse) as caught:
+            normalize.presence_page(
+                {"events": [{**event, key: "x" * 129}], "next_page_token": None}
+            )
+        assert caught.value.field == f"events[0].{key}"
+    assert normalize.presence_page({"events": [event], "next_page_token": None}).items
 
 
 @respx.mock
