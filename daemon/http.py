@@ -58,7 +58,6 @@ from daemon.store.tables import (
 
 log = structlog.get_logger("shopwatch.http")
 
-"""Ids are 64-bit in the database; a larger one names no violation."""
 PAGE_DEFAULT = 100
 PAGE_MAX = 1000
 """``GET /api/violations`` answers at most this many per request: one page is a bounded
