@@ -44,6 +44,13 @@ RULES: tuple[Rule, ...] = (
 BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
 
 
+def for_review(code: str) -> bool:
+    """Whether the rule's violations wait for a supervisor's review before they count (SPEC
+    §4); a retired rule's do not."""
+    rule = BY_CODE.get(code)
+    return rule is not None and rule.review
+
+
 def evidence_type(code: str) -> type[BreachEvidence]:
     """How to read back a stored violation's evidence; a retired rule's is shown as is."""
     rule = BY_CODE.get(code)

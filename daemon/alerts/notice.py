@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from checks.evidence_record import local_clock, minutes
-from checks.registry import BY_CODE
+from checks.registry import BY_CODE, for_review
 from checks.rule import SUBJECT_WORDS, Rule, Severity
 from checks.subject import Breach
 
@@ -41,12 +41,6 @@ NO_AGENT = "team"
 
 def _rule(code: str) -> Rule | None:
     return BY_CODE.get(code)
-
-
-def _for_review(code: str) -> bool:
-    """Whether the rule's violations wait for a supervisor's review before they count."""
-    registered = _rule(code)
-    return registered is not None and registered.review
 
 
 def severity_of(rule: str) -> str:
@@ -197,7 +191,7 @@ def violation_notice(
     fine_en = f", fine {fine} CNY" if breach.fine else ""
     head_zh = "违规升级" if escalated else "违规"
     head_en = "Escalated violation" if escalated else "Violation"
-    review = _for_review(subject.rule)
+    review = for_review(subject.rule)
     act_zh = "可在台账中确认或豁免（需填写理由）。"
     act_en = "Confirm or waive it (with a reason) in the ledger."
     if review:
@@ -261,7 +255,7 @@ def resolved_notice(
     where_zh, where_en, _, _ = _place(announced.shop, None)
     title = f"【已恢复】{announced.rule} {name_zh} · {announced.shop or '团队'} · {what_zh}"
     summary = f"【已恢复 Resolved】{announced.rule} {name_zh} / {name_en} — {where_zh}，{what_zh}"
-    review = _for_review(announced.rule)
+    review = for_review(announced.rule)
     left_zh = "违规仍在台账中，等待主管审核。" if review else "违规仍在台账中。"
     left_en = (
         "The violation stays in the ledger for a supervisor's review."

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from checks.registry import BY_CODE, evidence_type
+from checks.registry import evidence_type, for_review
 from checks.subject import Breach, Undecidable
 from daemon.errors import BadInput, Conflict, NotFound
 from daemon.store.months import closed_month_at, closed_refusal
@@ -36,8 +36,7 @@ APPEAL_WINDOW = timedelta(days=7)
 
 def initial_status(rule: str) -> str:
     """``review`` for a rule recorded for review, else ``open``."""
-    registered = BY_CODE.get(rule)
-    return "review" if registered is not None and registered.review else "open"
+    return "review" if for_review(rule) else "open"
 
 
 def summarize_evidence(violation: dict[str, Any], timezone: ZoneInfo, now: datetime) -> str:
