@@ -388,8 +388,8 @@ users = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("last_signed_in_at", UTCDateTime),  # migration 0011
-    # A password a lead had generated: it opens nothing but /password, where its owner
-    # chooses their own.
+    # A password set for somebody else (a lead's, an operator's --one-time): it opens
+    # nothing but /password, where its owner chooses their own.
     Column("password_temporary", Boolean, nullable=False, server_default=false()),
 )
 
