@@ -220,7 +220,7 @@ def order(raw: Any, where: str, rules: WooRules) -> Order:
         seller_memo=None,
         seller_flag=_seller_flag(raw, where, rules),
         amount=wire.decimal(raw, "total", where),
-        currency=wire.required_string(raw, "currency", where),
+        currency=wire.identifier(raw, "currency", where, longest=8),
     )
 
 

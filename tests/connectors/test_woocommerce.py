@@ -307,6 +307,8 @@ async def test_a_throttling_host_is_rate_limited(shop: respx.MockRouter) -> None
         (lambda o: o.update(total=88), "orders[0].total"),
         (lambda o: o.update(customer_id="12"), "orders[0].customer_id"),
         (lambda o: o.update(billing=None), "orders[0].billing"),
+        # Wider than the store's column: refused here, not by PostgreSQL at the write.
+        (lambda o: o.update(currency="RENMINBI1"), "orders[0].currency"),
     ],
 )
 async def test_a_malformed_order_is_refused_alone_naming_the_field(
